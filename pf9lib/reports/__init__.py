@@ -1,0 +1,1 @@
+"""pf9lib.reports"""
