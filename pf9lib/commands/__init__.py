@@ -1,0 +1,1 @@
+"""`pf9wb` sub-commands: one module per command group, each exposing `register(subparsers)`."""
