@@ -53,8 +53,16 @@ class TokenStore:
     def __init__(self) -> None:
         self._tokens: dict[str, Token] = {}
 
-    def issue(self, user_id: str, methods: list[str], roles: list[str], project_id: str | None = None,
-              domain_id: str | None = None, system: bool = False, app_cred_id: str | None = None) -> Token:
+    def issue(
+        self,
+        user_id: str,
+        methods: list[str],
+        roles: list[str],
+        project_id: str | None = None,
+        domain_id: str | None = None,
+        system: bool = False,
+        app_cred_id: str | None = None,
+    ) -> Token:
         now = datetime.now(UTC)
         token = Token(
             id="gAAAA" + secrets.token_urlsafe(48),
@@ -119,15 +127,24 @@ class FaultRule:
         return self._regex.search(path) is not None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "method": self.method, "status": self.status, "rate": self.rate,
-                "delay_s": self.delay_s, "times": self.times, "retry_after": self.retry_after, "hits": self.hits}
+        return {
+            "path": self.path,
+            "method": self.method,
+            "status": self.status,
+            "rate": self.rate,
+            "delay_s": self.delay_s,
+            "times": self.times,
+            "retry_after": self.retry_after,
+            "hits": self.hits,
+        }
 
 
 class SimCloud:
     """What the handlers share: the estate, tokens, faults and where we are served."""
 
-    def __init__(self, estate: Estate, host: str = "127.0.0.1", port: int = 8780,
-                 state_path: Path | None = None) -> None:
+    def __init__(
+        self, estate: Estate, host: str = "127.0.0.1", port: int = 8780, state_path: Path | None = None
+    ) -> None:
         self.estate = estate
         self.host = host
         self.port = port

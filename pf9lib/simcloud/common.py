@@ -76,15 +76,22 @@ def error_body(service: str, status: int, message: str, kind: str = "") -> dict[
     if service == "identity":
         return {"error": {"code": status, "message": message, "title": title}}
     if service == "network":
-        return {"NeutronError": {"type": kind or _NEUTRON_TYPES.get(status, "Error"), "message": message, "detail": ""}}
+        return {
+            "NeutronError": {
+                "type": kind or _NEUTRON_TYPES.get(status, "Error"),
+                "message": message,
+                "detail": "",
+            }
+        }
     if service == "image":
         return {"code": status, "title": title, "message": message}
     key = _NOVA_FAULT_KEYS.get(status, "computeFault")
     return {key: {"code": status, "message": message}}
 
 
-def error_response(request: web.Request, status: int, message: str, headers: dict[str, str] | None = None,
-                   kind: str = "") -> web.Response:
+def error_response(
+    request: web.Request, status: int, message: str, headers: dict[str, str] | None = None, kind: str = ""
+) -> web.Response:
     service = service_of(request.path)
     resp = json_response(error_body(service, status, message, kind), status=status)
     for name, value in (headers or {}).items():
@@ -127,14 +134,18 @@ def parse_version(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def microversion(request: web.Request, service: str, minimum: str, maximum: str,
-                 legacy_header: str | None = None) -> tuple[int, int]:
+def microversion(
+    request: web.Request, service: str, minimum: str, maximum: str, legacy_header: str | None = None
+) -> tuple[int, int]:
     """The requested microversion ("latest" = maximum, absent = minimum); 406 when out of range."""
     requested = None
     header = request.headers.get("OpenStack-API-Version", "")
     for part in header.split(","):
         words = part.strip().split()
-        if len(words) == 2 and words[0].lower() in (service, "volume" if service == "block-storage" else service):
+        if len(words) == 2 and words[0].lower() in (
+            service,
+            "volume" if service == "block-storage" else service,
+        ):
             requested = words[1]
     if requested is None and legacy_header:
         requested = request.headers.get(legacy_header)
@@ -144,12 +155,17 @@ def microversion(request: web.Request, service: str, minimum: str, maximum: str,
         return parse_version(maximum)
     version = parse_version(requested)
     if not parse_version(minimum) <= version <= parse_version(maximum):
-        raise SimError(406, f"Version {requested} is not supported by the API. Minimum is {minimum} and "
-                       f"maximum is {maximum}.")
+        raise SimError(
+            406,
+            f"Version {requested} is not supported by the API. Minimum is {minimum} and "
+            f"maximum is {maximum}.",
+        )
     return version
 
 
-def version_headers(service: str, version: tuple[int, int], legacy_header: str | None = None) -> dict[str, str]:
+def version_headers(
+    service: str, version: tuple[int, int], legacy_header: str | None = None
+) -> dict[str, str]:
     text = f"{version[0]}.{version[1]}"
     headers = {"OpenStack-API-Version": f"{service} {text}", "Vary": "OpenStack-API-Version"}
     if legacy_header:
@@ -171,9 +187,10 @@ def int_param(request: web.Request, name: str, default: int | None = None) -> in
     return value
 
 
-def paginate(items: Sequence[dict[str, Any]], marker: str | None, limit: int | None,
-             max_limit: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
-    """Slice after `marker` (an id) up to `limit`; returns the page and the next marker (None on the last page).
+def paginate(
+    items: Sequence[dict[str, Any]], marker: str | None, limit: int | None, max_limit: int | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Slice after `marker` (an id) up to `limit`; return the page and the next marker (None when last).
 
     A marker that is not in the collection is a 400 (Nova/Cinder: "marker not found").
     """

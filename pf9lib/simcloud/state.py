@@ -220,7 +220,9 @@ def stamp_updated(estate: Estate, kind: str, obj: dict[str, Any]) -> None:
     estate.touch()
 
 
-def make_quota(estate: Estate, project_id: str, service: str, region: str, limits: dict[str, int]) -> dict[str, Any]:
+def make_quota(
+    estate: Estate, project_id: str, service: str, region: str, limits: dict[str, int]
+) -> dict[str, Any]:
     """One project's quota limits for one service ("compute", "volume" or "network") in one region.
 
     Usage (in_use) is never stored: each service computes it from the estate when asked.
