@@ -1,8 +1,8 @@
-"""Factories for Keystone objects (domains, projects, users, groups, roles, role assignments, app credentials).
+"""Factories for Keystone objects: domains, projects, users, groups, roles, grants, app credentials.
 
-Objects are stored in the wire format of Keystone v3 GET responses. "links" are stored as paths relative to the
-server ("/identity/v3/..."): the server's address is only known when it runs, so keystone.py makes them absolute
-when rendering.
+Objects are stored in the wire format of Keystone v3 GET responses. "links" are stored as paths relative to
+the server ("/identity/v3/..."): the server's address is only known when it runs, so keystone.py makes them
+absolute when rendering.
 
 Things no Keystone listing returns live in ``estate.secrets``:
   secrets["passwords"][user_id]              -> password (never in the user object)
@@ -24,8 +24,9 @@ def _link(path: str) -> dict[str, str]:
     return {"self": f"{V3}/{path}"}
 
 
-def make_domain(est: Estate, name: str, description: str = "", enabled: bool = True,
-                domain_id: str | None = None) -> dict[str, Any]:
+def make_domain(
+    est: Estate, name: str, description: str = "", enabled: bool = True, domain_id: str | None = None
+) -> dict[str, Any]:
     """A domain; the generator passes domain_id="default" for "Default" as Keystone's bootstrap does."""
     did = domain_id or est.new_hex_id()
     obj = {
@@ -40,9 +41,16 @@ def make_domain(est: Estate, name: str, description: str = "", enabled: bool = T
     return est.add("domains", obj)
 
 
-def make_project(est: Estate, name: str, domain_id: str, description: str = "", enabled: bool = True,
-                 tags: list[str] | None = None, project_id: str | None = None,
-                 is_domain: bool = False) -> dict[str, Any]:
+def make_project(
+    est: Estate,
+    name: str,
+    domain_id: str,
+    description: str = "",
+    enabled: bool = True,
+    tags: list[str] | None = None,
+    project_id: str | None = None,
+    is_domain: bool = False,
+) -> dict[str, Any]:
     """A project; top-level projects have the domain as parent, as Keystone reports them."""
     pid = project_id or est.new_hex_id()
     obj = {
@@ -60,9 +68,16 @@ def make_project(est: Estate, name: str, domain_id: str, description: str = "", 
     return est.add("projects", obj)
 
 
-def make_user(est: Estate, name: str, domain_id: str, password: str, email: str | None = None,
-              default_project_id: str | None = None, enabled: bool = True,
-              description: str = "") -> dict[str, Any]:
+def make_user(
+    est: Estate,
+    name: str,
+    domain_id: str,
+    password: str,
+    email: str | None = None,
+    default_project_id: str | None = None,
+    enabled: bool = True,
+    description: str = "",
+) -> dict[str, Any]:
     """A local user; optional attributes appear only when set, as Keystone returns them."""
     uid = est.new_hex_id()
     obj: dict[str, Any] = {
@@ -115,9 +130,17 @@ def assignment_id(role_id: str, actor: str, actor_id: str, scope: str, scope_id:
     return hashlib.sha1(text.encode()).hexdigest()[:32]
 
 
-def make_role_assignment(est: Estate, role_id: str, *, user_id: str | None = None, group_id: str | None = None,
-                         project_id: str | None = None, domain_id: str | None = None, system: bool = False,
-                         inherited: bool = False) -> dict[str, Any]:
+def make_role_assignment(
+    est: Estate,
+    role_id: str,
+    *,
+    user_id: str | None = None,
+    group_id: str | None = None,
+    project_id: str | None = None,
+    domain_id: str | None = None,
+    system: bool = False,
+    inherited: bool = False,
+) -> dict[str, Any]:
     """A grant in the wire format of GET /v3/role_assignments, plus a deterministic "id"."""
     if (user_id is None) == (group_id is None):
         raise ValueError("a role assignment needs exactly one of user_id or group_id")
@@ -134,7 +157,8 @@ def make_role_assignment(est: Estate, role_id: str, *, user_id: str | None = Non
         link = f"{V3}/system/{actor}/{actor_id}/roles/{role_id}"
     elif inherited:
         scope["OS-INHERIT:inherited_to"] = "projects"
-        link = f"{V3}/OS-INHERIT/{scope_kind}/{scope_id}/{actor}/{actor_id}/roles/{role_id}/inherited_to_projects"
+        grant_path = f"{scope_kind}/{scope_id}/{actor}/{actor_id}/roles/{role_id}"
+        link = f"{V3}/OS-INHERIT/{grant_path}/inherited_to_projects"
     else:
         link = f"{V3}/{scope_kind}/{scope_id}/{actor}/{actor_id}/roles/{role_id}"
     obj: dict[str, Any] = {
@@ -180,9 +204,17 @@ def _role_ref(est: Estate, role: Any) -> dict[str, Any]:
     return {"id": obj["id"], "name": obj["name"], "domain_id": obj.get("domain_id")}
 
 
-def make_application_credential(est: Estate, user_id: str, project_id: str, name: str, secret: str,
-                                roles: list[Any], description: str | None = None,
-                                unrestricted: bool = False, expires_at: str | None = None) -> dict[str, Any]:
+def make_application_credential(
+    est: Estate,
+    user_id: str,
+    project_id: str,
+    name: str,
+    secret: str,
+    roles: list[Any],
+    description: str | None = None,
+    unrestricted: bool = False,
+    expires_at: str | None = None,
+) -> dict[str, Any]:
     """An application credential (kept in est.secrets, not a listed resource type); roles by id or name."""
     cid = est.new_hex_id()
     obj = {
