@@ -1,1 +1,1 @@
-"""pf9lib.normalize"""
+"""pf9lib.normalize: raw API objects to typed, enriched rows."""
