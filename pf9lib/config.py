@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 MASK = "********"
+UNSET = "(not set)"
 ENV_CLOUD_NAME = "pf9"  # the cloud name given to settings built from PF9_* variables
 DEFAULT_DATA_DIR = "data"
 PF9_REQUIRED = ("PF9_AUTH_URL", "PF9_USERNAME", "PF9_PASSWORD", "PF9_PROJECT_NAME")
@@ -125,9 +126,9 @@ class Settings:
         rows += [
             ("data_dir", str(self.data_dir)),
             ("PF9_OUTPUT_DIR", str(self.output_dir)),
-            ("PF9_HOSTS", ",".join(self.hosts)),
-            ("PF9_HOST_MAP", ",".join(f"{ip}:{name}" for ip, name in self.host_map.items())),
-            ("SNAPSHOT_SERVICE_USER_EMAIL", self.snapshot_service_user_email or ""),
+            ("PF9_HOSTS", ",".join(self.hosts) or UNSET),
+            ("PF9_HOST_MAP", ",".join(f"{ip}:{name}" for ip, name in self.host_map.items()) or UNSET),
+            ("SNAPSHOT_SERVICE_USER_EMAIL", self.snapshot_service_user_email or UNSET),
             ("SNAPSHOT_SERVICE_USER_PASSWORD", _shown(self.snapshot_service_user_password)),
             ("SNAPSHOT_PASSWORD_KEY", _shown(self.snapshot_password_key)),
             ("SNAPSHOT_USER_PASSWORD_ENCRYPTED", _shown(self.snapshot_user_password_encrypted)),
@@ -142,7 +143,7 @@ def _masked(key: str, value: Any) -> str:
 
 
 def _shown(secret: Secret | None) -> str:
-    return str(secret) if secret is not None else "(not set)"
+    return str(secret) if secret is not None else UNSET
 
 
 # --------------------------------------------------------------------------------------------- loading
