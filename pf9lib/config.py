@@ -95,7 +95,13 @@ class Settings:
     restore_enabled: bool = False
     restore_dry_run: bool = True
     # Builds the openstacksdk CloudRegion for a region (None: the default one). Holds credentials: no repr.
-    region_factory: Callable[[str | None], sdk_cloud_region.CloudRegion] = field(repr=False, default=None)
+    region_factory: Callable[[str | None], sdk_cloud_region.CloudRegion] | None = field(
+        repr=False, default=None
+    )
+
+    @property
+    def from_clouds_yaml(self) -> bool:
+        return self.source.startswith("clouds.yaml")
 
     @property
     def region(self) -> str | None:
@@ -104,6 +110,8 @@ class Settings:
 
     def cloud_region(self, region: str | None = None) -> sdk_cloud_region.CloudRegion:
         """The openstacksdk CloudRegion for `region` (default: the first declared region)."""
+        if self.region_factory is None:
+            raise ConfigError("these settings name no cloud: build them with load_settings()")
         try:
             return self.region_factory(region or self.region)
         except openstack.exceptions.ConfigException as exc:
@@ -152,7 +160,11 @@ def _shown(secret: Secret | None) -> str:
 def load_settings(
     cloud: str | None = None, data_dir: str | None = None, env: Mapping[str, str] = os.environ
 ) -> Settings:
-    """Resolve settings: `cloud` (or OS_CLOUD) from clouds.yaml/secure.yaml, else the PF9_* variables."""
+    """Resolve settings: `cloud` (or OS_CLOUD) from clouds.yaml/secure.yaml, else the PF9_* variables.
+
+    Nothing is contacted. `env` is read for every variable; openstacksdk itself also reads
+    OS_CLIENT_CONFIG_FILE / OS_CLIENT_SECURE_FILE from os.environ, so keep the two consistent.
+    """
     cloud = cloud or env.get("OS_CLOUD") or None
     if cloud:
         base = _from_clouds_yaml(cloud, env)

@@ -113,7 +113,7 @@ def cloud_error(exc: BaseException, settings: Settings, url: str | None = None) 
             reason = text.split("certificate verify failed:", 1)[-1].split("(_ssl")[0].strip(" )'\"")
             fix = (
                 f"add `cacert: /path/to/ca.pem` to {in_file} (or `verify: false` to skip the check)"
-                if settings.config_file
+                if settings.from_clouds_yaml
                 else "use a clouds.yaml cloud with `cacert: /path/to/ca.pem` (or `verify: false`), "
                 "or set REQUESTS_CA_BUNDLE"
             )
@@ -134,7 +134,7 @@ def cloud_error(exc: BaseException, settings: Settings, url: str | None = None) 
     if isinstance(exc, ksa.Unauthorized):
         fix = (
             f"fix auth.username / auth.password (and domains, project) of {in_file}"
-            if settings.config_file
+            if settings.from_clouds_yaml
             else "fix PF9_USERNAME / PF9_PASSWORD (and PF9_USER_DOMAIN, PF9_PROJECT_NAME)"
         )
         auth = settings.cloud_region().config.get("auth") or {}
