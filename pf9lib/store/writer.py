@@ -214,8 +214,8 @@ class RunWriter:
             return status or "success"
         if status is None:
             status = "success" if all(s.complete for s in self.stats) else "partial"
-            if self.stats and not any(s.complete for s in self.stats):
-                status = "failed"
+            if self.stats and all(not s.complete and s.count == 0 for s in self.stats):
+                status = "failed"  # nothing at all was listed: a cloud that was unreachable
         table = pa.Table.from_pylist(
             [{**s.__dict__, "run_id": self.run_id} for s in self.stats], schema=RUN_TYPES_SCHEMA
         )

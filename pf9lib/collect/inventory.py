@@ -1,0 +1,223 @@
+"""Collect a cloud's inventory: every descriptor, every region, in parallel, into one store run per cloud."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openstack
+
+from pf9lib.collect.descriptors import BY_TYPE, QUOTA_CALLS, Descriptor
+from pf9lib.collect.pager import ListingError, RetryPolicy, get_json, iter_pages
+from pf9lib.normalize.rows import Lookups, normalize
+from pf9lib.store.writer import RunWriter, TypeStats
+
+GLOBAL_REGION = "global"  # Keystone objects belong to the cloud, not to a region
+PER_SERVICE_CONCURRENCY = 4
+_PROXIES = {
+    "identity": "identity",
+    "compute": "compute",
+    "block-storage": "block_storage",
+    "image": "image",
+    "network": "network",
+}
+# Descriptor paths are relative to the versioned endpoint the SDK discovers (…/v2.0, …/v2, …/v3).
+_STRIP_PREFIX = {"identity": "/v3", "network": "/v2.0", "image": "/v2"}
+
+
+@dataclass
+class Listing:
+    type: str
+    region: str
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    complete: bool = True
+    error: str | None = None
+    duration_s: float = 0.0
+
+
+@dataclass
+class RunResult:
+    cloud: str
+    run_id: str
+    status: str
+    stats: list[TypeStats]
+
+    @property
+    def exit_code(self) -> int:
+        return {"success": 0, "partial": 3}.get(self.status, 1)
+
+
+class _Fetcher:
+    """Pages listings through one connection per region, bounded per service."""
+
+    def __init__(self, conns: dict[str, openstack.connection.Connection], policy: RetryPolicy) -> None:
+        self.conns = conns
+        self.policy = policy
+        self.limits = {service: threading.BoundedSemaphore(PER_SERVICE_CONCURRENCY) for service in _PROXIES}
+
+    def proxy(self, region: str, service: str) -> Any:
+        conn = self.conns[region] if region != GLOBAL_REGION else next(iter(self.conns.values()))
+        return getattr(conn, _PROXIES[service])
+
+    def listing(
+        self, desc: Descriptor, region: str, calls: list[tuple[str, dict[str, str]]] | None = None
+    ) -> Listing:
+        result = Listing(desc.type, region)
+        started = time.monotonic()
+        path = desc.path.removeprefix(_STRIP_PREFIX.get(desc.service, ""))
+        with self.limits[desc.service]:
+            try:
+                for call_path, params in calls or [(path, dict(desc.params))]:
+                    for page in iter_pages(
+                        self.proxy(region, desc.service), desc, call_path, params, self.policy
+                    ):
+                        result.objects.extend(page)
+            except ListingError as exc:
+                result.complete, result.error = False, str(exc)
+        result.duration_s = time.monotonic() - started
+        return result
+
+    def quotas(self, region: str, project_ids: list[str]) -> Listing:
+        result = Listing("quotas", region)
+        started = time.monotonic()
+        for service, (template, key) in QUOTA_CALLS.items():
+            path = template.removeprefix(_STRIP_PREFIX.get(service, ""))
+            with self.limits[service]:
+                for project_id in project_ids:
+                    call, _, query = path.format(project_id=project_id).partition("?")
+                    params = dict(p.split("=", 1) for p in query.split("&") if p)
+                    try:
+                        body = get_json(self.proxy(region, service), call, params, None, self.policy)
+                    except ListingError as exc:
+                        if exc.status == 404:  # a service without quotas for that project
+                            continue
+                        result.complete, result.error = False, str(exc)
+                        continue
+                    result.objects.append(_quota_object(service, project_id, body.get(key) or {}))
+        result.duration_s = time.monotonic() - started
+        return result
+
+
+def _quota_object(service: str, project_id: str, quota: dict[str, Any]) -> dict[str, Any]:
+    """One row per (service, project): limits are configuration, usage is volatile (see normalize.spec)."""
+    limits, usage = {}, {}
+    for resource, value in sorted(quota.items()):
+        if resource == "id":
+            continue
+        if isinstance(value, dict):
+            limits[resource] = value.get("limit")
+            usage[resource] = {
+                "in_use": value.get("in_use", value.get("used")),
+                "reserved": value.get("reserved"),
+            }
+        else:
+            limits[resource] = value
+    return {"project_id": project_id, "service": service, "limits": limits, "usage": usage}
+
+
+def discover_regions(conn: openstack.connection.Connection) -> list[str]:
+    access = conn.session.auth.get_access(conn.session)
+    regions = {
+        ep.get("region_id") or ep.get("region")
+        for svc in access.service_catalog.catalog
+        for ep in svc.get("endpoints", [])
+    }
+    return sorted(r for r in regions if r)
+
+
+def collect_cloud(
+    settings,
+    data_dir: Path | str,
+    types: list[str] | None = None,
+    progress: Callable[[str, Listing], None] | None = None,
+    policy: RetryPolicy | None = None,
+) -> RunResult:
+    """One run for one cloud: every region, every type; listings that fail make the run partial."""
+    from pf9lib import __version__
+
+    wanted = list(types or [*BY_TYPE, "quotas"])
+    unknown = [t for t in wanted if t not in BY_TYPE and t != "quotas"]
+    if unknown:
+        from pf9lib.errors import ConfigError
+
+        raise ConfigError(
+            f"unknown resource type(s) {', '.join(unknown)}: choose from {', '.join(BY_TYPE)}, quotas"
+        )
+    first = openstack.connection.Connection(config=settings.cloud_region())
+    regions = list(settings.regions) or discover_regions(first)
+    conns = {
+        region: openstack.connection.Connection(config=settings.cloud_region(region)) for region in regions
+    }
+    fetcher = _Fetcher(conns, policy or RetryPolicy())
+    writer = RunWriter(data_dir, settings.cloud, regions, wanted, tool_version=__version__)
+    try:
+        listings = _fetch_all(fetcher, regions, wanted, progress)
+        _store(writer, listings)
+    except BaseException as exc:
+        status = writer.finish("failed", f"{type(exc).__name__}: {exc}")
+        raise
+    status = writer.finish()
+    return RunResult(settings.cloud, writer.run_id, status, writer.stats)
+
+
+def _fetch_all(
+    fetcher: _Fetcher, regions: list[str], wanted: list[str], progress: Callable[[str, Listing], None] | None
+) -> list[Listing]:
+    identity_needed = {"domains", "projects", "users", "networks"}
+    listings: list[Listing] = []
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        # Identity first: enrichment, per-project quotas and per-user keypairs need it.
+        ident = {
+            t: pool.submit(fetcher.listing, BY_TYPE[t], GLOBAL_REGION)
+            for t in ("domains", "projects", "users")
+        }
+        futures: list[Future] = [f for t, f in ident.items() if t in wanted]
+        for t in wanted:
+            desc = BY_TYPE.get(t)
+            if desc is None or t in ident:
+                continue
+            if desc.scope == "global":
+                futures.append(pool.submit(fetcher.listing, desc, GLOBAL_REGION))
+            elif desc.scope == "region":
+                futures += [pool.submit(fetcher.listing, desc, region) for region in regions]
+        projects = ident["projects"].result()
+        users = ident["users"].result()
+        if "quotas" in wanted:
+            ids = [p["id"] for p in projects.objects]
+            futures += [pool.submit(fetcher.quotas, region, ids) for region in regions]
+        if "keypairs" in wanted:
+            calls = [(BY_TYPE["keypairs"].path, {"user_id": u["id"]}) for u in users.objects]
+            futures += [
+                pool.submit(fetcher.listing, BY_TYPE["keypairs"], region, calls) for region in regions
+            ]
+        for future in futures:
+            listing = future.result()
+            listings.append(listing)
+            if progress:
+                progress("fetched", listing)
+        for t, future in ident.items():
+            if t not in wanted and t in identity_needed:
+                listings.append(future.result())
+    for listing in listings:
+        if listing.type == "keypairs":  # keypairs come wrapped: {"keypair": {...}}
+            listing.objects = [k.get("keypair", k) for k in listing.objects]
+    return listings
+
+
+def _store(writer: RunWriter, listings: list[Listing]) -> None:
+    by = {(lst.type, lst.region): lst for lst in listings}
+    projects = by.get(("projects", GLOBAL_REGION), Listing("projects", GLOBAL_REGION)).objects
+    domains = by.get(("domains", GLOBAL_REGION), Listing("domains", GLOBAL_REGION)).objects
+    for listing in listings:
+        if listing.type not in writer.types:
+            continue
+        networks = by.get(("networks", listing.region), Listing("networks", listing.region)).objects
+        rows = normalize(listing.type, listing.objects, Lookups.from_raw(projects, domains, networks))
+        writer.write_type(
+            listing.type, listing.region, rows, listing.complete, listing.duration_s, listing.error
+        )
