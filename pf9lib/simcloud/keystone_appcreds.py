@@ -11,7 +11,15 @@ from aiohttp import web
 from pf9lib.simcloud import model_identity as mi
 from pf9lib.simcloud.app import token_of
 from pf9lib.simcloud.common import SimError, json_response
-from pf9lib.simcloud.keystone import collection, effective_role_ids, find, identity_index, render, sim_of
+from pf9lib.simcloud.keystone import (
+    collection,
+    effective_role_ids,
+    find,
+    identity_index,
+    render,
+    sim_of,
+    with_implied,
+)
 from pf9lib.simcloud.keystone_admin import body_of, self_or_admin, valid_name
 from pf9lib.simcloud.state import Estate
 
@@ -55,7 +63,10 @@ async def create_app_cred(request: web.Request) -> web.Response:
             f"Conflict occurred attempting to store application_credential - Duplicate entry "
             f"found with name {name}.",
         )
-    held = effective_role_ids(est, user["id"], project_id=token.project_id)
+    # Roles the user holds on the project, implied ones included, as the token shows them.
+    held = {
+        r["id"] for r in with_implied(est, effective_role_ids(est, user["id"], project_id=token.project_id))
+    }
     wanted = ref.get("roles") or [{"id": rid} for rid in sorted(held)]
     roles = []
     for role in wanted:

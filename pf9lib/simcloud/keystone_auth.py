@@ -187,7 +187,7 @@ async def issue_token(request: web.Request) -> web.Response:
         if project is None and domain is None and not system and "scope" not in auth:
             project = _default_project(est, user)
 
-    role_ids: set[str] = set()
+    roles: list[str] = []
     if project is not None or domain is not None or system:
         role_ids = effective_role_ids(
             est,
@@ -196,11 +196,13 @@ async def issue_token(request: web.Request) -> web.Response:
             domain_id=domain and domain["id"],
             system=system,
         )
+        roles = [r["name"] for r in with_implied(est, role_ids)]
         if cred is not None:
-            role_ids &= {r["id"] for r in cred["roles"]}
-        if not role_ids:
+            # Keystone: the credential's roles that the user still holds (implied ones count), no more.
+            cred_roles = {r["name"] for r in cred["roles"]}
+            roles = [name for name in roles if name in cred_roles]
+        if not roles:
             raise _unauthorized()
-    roles = [r["name"] for r in with_implied(est, role_ids)]
     method_names = ["token"] + [m for m in parent.methods if m != "token"] if parent else list(methods)
     if cred is not None:
         method_names = ["application_credential"]
