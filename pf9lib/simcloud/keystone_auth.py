@@ -17,7 +17,6 @@ from pf9lib.simcloud.keystone import (
     collection,
     domains_of_user,
     effective_role_ids,
-    find,
     identity_index,
     is_true,
     projects_of_user,
@@ -174,14 +173,14 @@ async def issue_token(request: web.Request) -> web.Response:
             raise _unauthorized()
         if parent.app_cred_id:
             raise SimError(403, "Application credential tokens cannot be rescoped.")
-        user = find(est, "users", parent.user_id)
+        user = _user_ref(est, {"id": parent.user_id})  # the user may have been disabled meanwhile
     else:
         raise SimError(401, "Attempted to authenticate with an unsupported method.")
 
     if cred is not None:
         if auth.get("scope") not in (None, {"project": {"id": cred["project_id"]}}):
             raise SimError(401, "Application credentials cannot request a scope.")
-        project, domain, system = find(est, "projects", cred["project_id"]), None, False
+        project, domain, system = _scope_target(est, {"project": {"id": cred["project_id"]}})
     else:
         project, domain, system = _scope_target(est, auth.get("scope"))
         if project is None and domain is None and not system and "scope" not in auth:
