@@ -206,6 +206,8 @@ def _fetch_all(
     for listing in listings:
         if listing.type == "keypairs":  # keypairs come wrapped: {"keypair": {...}}
             listing.objects = [k.get("keypair", k) for k in listing.objects]
+        if listing.type == "availability_zones":  # "internal" holds control-plane services, not placements
+            listing.objects = [z for z in listing.objects if z.get("zoneName") != "internal"]
     return listings
 
 

@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -48,10 +49,17 @@ def _type_frame(store: Store, kind: str) -> pd.DataFrame:
     df = store.sql(f'SELECT {cols} FROM "{kind}" ORDER BY cloud, region, project_name NULLS FIRST, name, id')
     for col in df.columns:  # lists read better as "a, b" in a spreadsheet
         if df[col].dtype == object:
-            df[col] = df[col].map(lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
+            df[col] = df[col].map(_cell_text)
         if isinstance(df[col].dtype, pd.DatetimeTZDtype):
             df[col] = df[col].dt.tz_convert("UTC").dt.tz_localize(None)
     return df
+
+
+def _cell_text(value):
+    """Lists (DuckDB gives them as arrays) read better as "a, b" in a spreadsheet."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return ", ".join(map(str, value))
+    return value
 
 
 def _summary(store: Store, run_id: str) -> pd.DataFrame:
@@ -176,9 +184,8 @@ def _write_sheet(wb: Workbook, name: str, df: pd.DataFrame) -> None:
     ws.freeze_panes = "A2"
     widths = [min(60, max(10, len(str(c)) + 2)) for c in df.columns]
     for i, col in enumerate(df.columns):
-        sample = df[col].head(200).astype(str).str.len()
-        if len(sample):
-            widths[i] = min(60, max(widths[i], int(sample.max()) + 2))
+        longest = df[col].head(200).astype(str).str.len().max() if len(df) else 0
+        widths[i] = min(60, max(widths[i], 0 if pd.isna(longest) else int(longest) + 2))
         ws.column_dimensions[get_column_letter(i + 1)].width = widths[i]
     bold = Font(bold=True)
     from openpyxl.cell import WriteOnlyCell

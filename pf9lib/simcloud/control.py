@@ -21,12 +21,15 @@ def _sim(request: web.Request) -> SimCloud:
 
 def _summary(sim: SimCloud) -> dict[str, Any]:
     estate = sim.estate
+    counts = estate.counts()
+    # Every service answers quotas (its defaults at least) for every project in every region.
+    counts["quotas"] = counts["projects"] * 3 * len(estate.regions)
     return {
         "clock": estate.now_iso(),
         "seed": estate.seed,
         "size": estate.size,
         "regions": estate.regions,
-        "counts": estate.counts(),
+        "counts": counts,
     }
 
 
