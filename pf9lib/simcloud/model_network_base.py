@@ -26,8 +26,8 @@ DEFAULT_QUOTAS = {
     "security_group_rule": 100,
     "rbac_policy": 10,
 }
-# Device owners whose ports belong to the network itself: they do not block deleting it.
-NETWORK_OWNED = frozenset({"network:dhcp", "network:router_gateway", "network:floatingip"})
+# Ports Neutron deletes by itself with their network (AUTO_DELETE_PORT_OWNERS); any other port blocks it.
+NETWORK_OWNED = frozenset({"network:dhcp", "network:distributed"})
 
 
 def stamp_change(est: Estate, kind: str, obj: dict[str, Any]) -> None:

@@ -47,7 +47,11 @@ def make_router(
 
 
 def set_router_gateway(
-    est: Estate, router: dict[str, Any], external_network: dict[str, Any] | None, enable_snat: bool = True
+    est: Estate,
+    router: dict[str, Any],
+    external_network: dict[str, Any] | None,
+    enable_snat: bool = True,
+    fixed_ips: list[dict[str, str]] | None = None,
 ) -> None:
     """Replace the router's gateway: the old gateway port goes, a new one (project "") is made."""
     if router["external_gateway_info"]:
@@ -69,6 +73,7 @@ def set_router_gateway(
             project_id="",
             device_id=router["id"],
             device_owner="network:router_gateway",
+            fixed_ips=fixed_ips,
             security_group_ids=[],
         )
         router["external_gateway_info"] = {
@@ -163,6 +168,7 @@ def make_floating_ip(
     port: dict[str, Any] | None = None,
     router_id: str | None = None,
     floating_ip_address: str | None = None,
+    subnet_id: str | None = None,
     description: str = "",
 ) -> dict[str, Any]:
     """A floating IP from the external network's first subnet, with a network:floatingip port (project "")."""
@@ -173,7 +179,9 @@ def make_floating_ip(
             kind="BadRequest",
         )
     fip_id = est.new_uuid()
-    want = [{"ip_address": floating_ip_address}] if floating_ip_address else None
+    want = None
+    if floating_ip_address or subnet_id:
+        want = [{k: v for k, v in (("ip_address", floating_ip_address), ("subnet_id", subnet_id)) if v}]
     fip_port = make_port(
         est,
         network=external_network,
