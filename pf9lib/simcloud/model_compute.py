@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
+from pf9lib.simcloud import model_network, model_volume
 from pf9lib.simcloud.state import Estate, stamp_updated
 
 # Nova's power states (nova.compute.power_state).
@@ -303,28 +304,19 @@ def delete_server(est: Estate, server_id: str) -> dict[str, Any] | None:
         return None
     region = server["_region"]
     user_ports = set(server.get("_user_ports", ()))
-    now = est.now_iso()
-    port_ids = [p["id"] for p in est.index("ports", "device_id", region).get(server_id, [])]
-    fips_by_port = est.index("floating_ips", "port_id", region)
-    for port_id in port_ids:
-        for fip in list(fips_by_port.get(port_id, [])):
-            fip.update(port_id=None, fixed_ip_address=None, status="DOWN", updated_at=now)
-        if port_id in user_ports:
-            port = est.get("ports", port_id)
-            if port is not None:
-                port.update(device_id="", device_owner="", status="DOWN", updated_at=now)
-                port["binding:host_id"] = ""
+    for port in list(est.index("ports", "device_id", region).get(server_id, [])):
+        if port["id"] in user_ports:
+            # A port the user brought survives the server, unbound (as Nova leaves it).
+            port.update(device_id="", device_owner="", status="DOWN")
+            model_network.set_binding(port, "")
+            model_network.stamp_change(est, "ports", port)
         else:
-            est.remove("ports", port_id)
+            model_network.delete_port(est, port, force=True)
     for volume in list(volumes_by_server(est, region).get(server_id, [])):
         if volume.get("_delete_on_termination"):
             est.remove("volumes", volume["id"])
-            continue
-        volume["attachments"] = [a for a in volume.get("attachments", []) if a.get("server_id") != server_id]
-        if not volume["attachments"]:
-            volume["status"] = "available"
-            volume["attach_status"] = "detached"
-        stamp_updated(est, "volumes", volume)
+        else:
+            model_volume.detach_volume(est, volume, server_id)
     for group in est.all("server_groups", region):
         if server_id in group.get("members", []):
             group["members"] = [m for m in group["members"] if m != server_id]
