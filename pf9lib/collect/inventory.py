@@ -46,6 +46,8 @@ class RunResult:
     run_id: str
     status: str
     stats: list[TypeStats]
+    fetch_s: float = 0.0  # wall time of the listings
+    store_s: float = 0.0  # wall time of normalize + change detection + writing
 
     @property
     def exit_code(self) -> int:
@@ -156,13 +158,16 @@ def collect_cloud(
     fetcher = _Fetcher(conns, policy or RetryPolicy())
     writer = RunWriter(data_dir, settings.cloud, regions, wanted, tool_version=__version__)
     try:
+        started = time.perf_counter()
         listings = _fetch_all(fetcher, regions, wanted, progress)
+        fetched = time.perf_counter()
         _store(writer, listings)
+        status = writer.finish()
     except BaseException as exc:
-        status = writer.finish("failed", f"{type(exc).__name__}: {exc}")
+        writer.finish("failed", f"{type(exc).__name__}: {exc}")
         raise
-    status = writer.finish()
-    return RunResult(settings.cloud, writer.run_id, status, writer.stats)
+    stored = time.perf_counter()
+    return RunResult(settings.cloud, writer.run_id, status, writer.stats, fetched - started, stored - fetched)
 
 
 def _fetch_all(
