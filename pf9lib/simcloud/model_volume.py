@@ -1,8 +1,8 @@
 """Factories for Cinder v3 objects: volume types, volumes, attachments, snapshots.
 
-Objects are stored in the wire format of Cinder's detail bodies at microversion 3.70. Volume "links" are stored
-as paths ("/{region}/volume/v3/{project}/volumes/{id}"); cinder.py makes them absolute when rendering, because
-the server's address is only known when it runs.
+Objects are stored in the wire format of Cinder's detail bodies at microversion 3.70. Volume "links" are
+stored as paths ("/{region}/volume/v3/{project}/volumes/{id}"); cinder.py makes them absolute when
+rendering, because the server's address is only known when it runs.
 """
 
 from __future__ import annotations
@@ -14,13 +14,39 @@ from pf9lib.simcloud.state import Estate, stamp_updated
 
 # Image fields Cinder copies into volume_image_metadata (all values become strings there).
 _IMAGE_META_KEYS = ("checksum", "container_format", "disk_format", "min_disk", "min_ram", "size")
-_IMAGE_SKIP = frozenset({"id", "name", "status", "visibility", "protected", "owner", "virtual_size", "created_at",
-                         "updated_at", "tags", "self", "file", "schema", "os_hidden", "os_hash_algo",
-                         "os_hash_value", "locations", "direct_url", "stores"})
+_IMAGE_SKIP = frozenset(
+    {
+        "id",
+        "name",
+        "status",
+        "visibility",
+        "protected",
+        "owner",
+        "virtual_size",
+        "created_at",
+        "updated_at",
+        "tags",
+        "self",
+        "file",
+        "schema",
+        "os_hidden",
+        "os_hash_algo",
+        "os_hash_value",
+        "locations",
+        "direct_url",
+        "stores",
+    }
+)
 
 
-def make_volume_type(est: Estate, name: str, region: str, description: str = "", is_public: bool = True,
-                     extra_specs: dict[str, str] | None = None) -> dict[str, Any]:
+def make_volume_type(
+    est: Estate,
+    name: str,
+    region: str,
+    description: str = "",
+    is_public: bool = True,
+    extra_specs: dict[str, str] | None = None,
+) -> dict[str, Any]:
     tid = est.new_uuid()
     obj = {
         "id": tid,
@@ -48,7 +74,7 @@ def _volume_links(region: str, project_id: str, vid: str) -> list[dict[str, str]
 
 
 def image_metadata(image: dict[str, Any]) -> dict[str, str]:
-    """volume_image_metadata as Cinder builds it from a Glance image: image id/name, core fields, properties."""
+    """volume_image_metadata as Cinder builds it from a Glance image: id, name, core fields, properties."""
     meta = {"image_id": image["id"], "image_name": image.get("name") or ""}
     for key in _IMAGE_META_KEYS:
         if image.get(key) is not None:
@@ -59,11 +85,24 @@ def image_metadata(image: dict[str, Any]) -> dict[str, str]:
     return meta
 
 
-def make_volume(est: Estate, *, name: str, project_id: str, user_id: str, size: int, region: str,
-                volume_type: dict[str, Any], az: str = "nova", bootable: bool = False,
-                image: dict[str, Any] | None = None, snapshot_id: str | None = None,
-                source_volid: str | None = None, metadata: dict[str, str] | None = None,
-                status: str = "available", description: str | None = None) -> dict[str, Any]:
+def make_volume(
+    est: Estate,
+    *,
+    name: str,
+    project_id: str,
+    user_id: str,
+    size: int,
+    region: str,
+    volume_type: dict[str, Any],
+    az: str = "nova",
+    bootable: bool = False,
+    image: dict[str, Any] | None = None,
+    snapshot_id: str | None = None,
+    source_volid: str | None = None,
+    metadata: dict[str, str] | None = None,
+    status: str = "available",
+    description: str | None = None,
+) -> dict[str, Any]:
     """A volume; one created from an image is bootable and carries volume_image_metadata, as in Cinder."""
     vid = est.new_uuid()
     now = est.now_micro()
@@ -108,9 +147,11 @@ def make_volume(est: Estate, *, name: str, project_id: str, user_id: str, size: 
     return est.add("volumes", obj)
 
 
-def attach_volume(est: Estate, volume: dict[str, Any], server: dict[str, Any], device: str = "/dev/vdb") -> None:
-    """Attach to a Nova server dict: a Cinder attachment entry, status "in-use", and the server's
-    os-extended-volumes:volumes_attached entry when the server carries that list."""
+def attach_volume(
+    est: Estate, volume: dict[str, Any], server: dict[str, Any], device: str = "/dev/vdb"
+) -> None:
+    """Attach to a Nova server dict: a Cinder attachment entry and status "in-use" (Nova derives the server's
+    os-extended-volumes:volumes_attached from the volumes' attachments)."""
     attachment_id = est.new_uuid()
     volume["attachments"].append(
         {
@@ -124,9 +165,6 @@ def attach_volume(est: Estate, volume: dict[str, Any], server: dict[str, Any], d
         }
     )
     volume["status"] = "in-use"
-    attached = server.get("os-extended-volumes:volumes_attached")
-    if isinstance(attached, list) and not any(a.get("id") == volume["id"] for a in attached):
-        attached.append({"id": volume["id"], "delete_on_termination": False})
     stamp_updated(est, "volumes", volume)
 
 
@@ -135,16 +173,18 @@ def detach_volume(est: Estate, volume: dict[str, Any], server_id: str) -> None:
     volume["attachments"] = [a for a in volume["attachments"] if a["server_id"] != server_id]
     if not volume["attachments"] and volume["status"] == "in-use":
         volume["status"] = "available"
-    server = est.get("servers", server_id)
-    if server is not None and isinstance(server.get("os-extended-volumes:volumes_attached"), list):
-        server["os-extended-volumes:volumes_attached"] = [
-            a for a in server["os-extended-volumes:volumes_attached"] if a.get("id") != volume["id"]
-        ]
     stamp_updated(est, "volumes", volume)
 
 
-def make_snapshot(est: Estate, *, volume: dict[str, Any], name: str, description: str | None = None,
-                  metadata: dict[str, str] | None = None, status: str = "available") -> dict[str, Any]:
+def make_snapshot(
+    est: Estate,
+    *,
+    volume: dict[str, Any],
+    name: str,
+    description: str | None = None,
+    metadata: dict[str, str] | None = None,
+    status: str = "available",
+) -> dict[str, Any]:
     """A snapshot of `volume`, in the volume's project and region, of the volume's size."""
     sid = est.new_uuid()
     now = est.now_micro()
@@ -164,6 +204,8 @@ def make_snapshot(est: Estate, *, volume: dict[str, Any], name: str, description
         "group_snapshot_id": None,
         "consumes_quota": True,
         "_region": volume["_region"],
+        # Cinder keeps the volume's type on the snapshot (per-type snapshot quotas use it).
+        "_volume_type_id": volume.get("volume_type_id"),
     }
     return est.add("snapshots", obj)
 
