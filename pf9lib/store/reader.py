@@ -118,6 +118,16 @@ class Store:
             return "NULL"
         return f"TIMESTAMPTZ '{self.as_of_time.astimezone(UTC).isoformat()}'"
 
+    def events(self, kind: str) -> str:
+        """Create (or refresh) the view of an event kind and return its name, for use in SQL."""
+        from pf9lib.store.events import EVENT_SCHEMAS
+
+        if kind not in EVENT_SCHEMAS:
+            raise KeyError(f"unknown event kind {kind!r}")
+        source = self._source(self.layout.events_glob(kind), EVENT_SCHEMAS[kind])
+        self.con.execute(f'CREATE OR REPLACE VIEW "{kind}" AS SELECT * FROM {source}')
+        return kind
+
     # -- public API -----------------------------------------------------------------------------
     def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
         return self.con.execute(query, params or []).df()
