@@ -11,7 +11,7 @@ from aiohttp import web
 
 from pf9lib.simcloud.common import SimError, json_response
 from pf9lib.simcloud.model_compute import delete_server, volumes_by_server
-from pf9lib.simcloud.nova_base import Ctx, cached, empty, nova_api, nova_page, query_bool
+from pf9lib.simcloud.nova_base import Ctx, big_json, cached, empty, nova_api, nova_page, query_bool
 from pf9lib.simcloud.state import iso
 
 # Keys shown only from a microversion on (2.<n>).
@@ -99,12 +99,19 @@ class ServerRenderer:
         self.embed_flavor = ctx.since(47)
         self.delete_flag = ctx.since(3)
 
-    def addresses(self, server_id: str) -> dict[str, list[dict[str, Any]]]:
-        out: dict[str, list[dict[str, Any]]] = {}
-        for port in self.ports.get(server_id, ()):
-            net = self.networks.get(port["network_id"])
-            name = net["name"] if net else port["network_id"]
-            entries = out.setdefault(name, [])
+    def network_view(
+        self, server: dict[str, Any]
+    ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, str]]]:
+        """ "addresses" and "security_groups" from the server's ports, in one pass over them."""
+        addresses: dict[str, list[dict[str, Any]]] = {}
+        names: list[str] = []
+        ports = self.ports.get(server["id"])
+        if not ports:
+            return addresses, [{"name": n} for n in server.get("_security_groups") or ()]
+        networks, groups, fips = self.networks, self.groups, self.fips
+        for port in ports:
+            net = networks.get(port["network_id"])
+            entries = addresses.setdefault(net["name"] if net else port["network_id"], [])
             mac = port["mac_address"]
             for fixed in port["fixed_ips"]:
                 addr = fixed["ip_address"]
@@ -116,7 +123,7 @@ class ServerRenderer:
                         "OS-EXT-IPS-MAC:mac_addr": mac,
                     }
                 )
-            for fip in self.fips.get(port["id"], ()):
+            for fip in fips.get(port["id"], ()):
                 entries.append(
                     {
                         "version": 4,
@@ -125,43 +132,37 @@ class ServerRenderer:
                         "OS-EXT-IPS-MAC:mac_addr": mac,
                     }
                 )
-        return out
-
-    def security_groups(self, server: dict[str, Any]) -> list[dict[str, str]]:
-        names: list[str] = []
-        for port in self.ports.get(server["id"], ()):
             for group_id in port.get("security_groups") or ():
-                group = self.groups.get(group_id)
+                group = groups.get(group_id)
                 name = group["name"] if group else group_id
                 if name not in names:
                     names.append(name)
-        if not names and not self.ports.get(server["id"]):
-            names = list(server.get("_security_groups") or ())
-        return [{"name": n} for n in names]
+        return addresses, [{"name": n} for n in names]
+
+    def addresses(self, server: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        return self.network_view(server)[0]
 
     def volumes_attached(self, server_id: str) -> list[dict[str, Any]]:
-        out = []
-        for vol in self.volumes.get(server_id, ()):
-            entry: dict[str, Any] = {"id": vol["id"]}
-            if self.delete_flag:
-                entry["delete_on_termination"] = bool(vol.get("_delete_on_termination", False))
-            out.append(entry)
-        return out
+        if self.delete_flag:
+            return [
+                {"id": v["id"], "delete_on_termination": bool(v.get("_delete_on_termination", False))}
+                for v in self.volumes.get(server_id, ())
+            ]
+        return [{"id": v["id"]} for v in self.volumes.get(server_id, ())]
 
     def render(self, server: dict[str, Any]) -> dict[str, Any]:
-        ctx, drop = self.ctx, self.drop
+        ctx, drop, base = self.ctx, self.drop, self.ctx.base
         out = {k: v for k, v in server.items() if k[0] != "_" and k not in drop}
-        out["links"] = ctx.links(server["links"])
+        out["links"] = [{"rel": link["rel"], "href": base + link["href"]} for link in server["links"]]
         image = server["image"]
         if image:
             out["image"] = {"id": image["id"], "links": ctx.links(image["links"])}
         if not self.embed_flavor:
             fid = server["_flavor_id"]
-            href = f"{ctx.base}/{ctx.region}/compute/flavors/{fid}"
+            href = f"{base}/{ctx.region}/compute/flavors/{fid}"
             out["flavor"] = {"id": fid, "links": [{"rel": "bookmark", "href": href}]}
-        out["addresses"] = self.addresses(server["id"])
+        out["addresses"], out["security_groups"] = self.network_view(server)
         out["os-extended-volumes:volumes_attached"] = self.volumes_attached(server["id"])
-        out["security_groups"] = self.security_groups(server)
         fault = server.get("_fault")
         if fault and server["status"] in ("ERROR", "DELETED"):
             out["fault"] = fault if ctx.admin else {k: v for k, v in fault.items() if k != "details"}
@@ -279,7 +280,7 @@ def _server_filters(ctx: Ctx, renderer: ServerRenderer) -> list[Callable[[dict[s
             tests.append(
                 lambda s, p=pattern, v=version: any(
                     a["version"] == v and p.search(a["addr"])
-                    for addrs in renderer.addresses(s["id"]).values()
+                    for addrs in renderer.addresses(s).values()
                     for a in addrs
                 )
             )
@@ -298,7 +299,7 @@ async def _list(ctx: Ctx, detail: bool) -> web.Response:
     items = [s for s in _sorted_servers(ctx) if all(t(s) for t in tests)]
     page, extra = nova_page(ctx, items, "servers_links")
     render = renderer.render if detail else renderer.summary
-    return json_response({"servers": [render(s) for s in page], **extra})
+    return big_json({"servers": [render(s) for s in page], **extra})
 
 
 @nova_api
