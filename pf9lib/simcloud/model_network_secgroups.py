@@ -63,6 +63,7 @@ def make_security_group(
                     ethertype=ethertype,
                     remote_group_id=obj["id"],
                 )
+    obj["revision_number"] = 1  # Neutron shows a new group at revision 1, its default rules included
     return obj
 
 

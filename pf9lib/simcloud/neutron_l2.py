@@ -259,8 +259,16 @@ def update_subnet(ctx: Ctx, subnet: dict[str, Any], attrs: dict[str, Any]) -> No
                 f"Invalid input for operation: Gateway IP {attrs['gateway_ip']} is not in subnet {cidr}.",
                 kind="InvalidInput",
             ) from None
-    if "allocation_pools" in attrs:
-        _check_pools(cidr, attrs["allocation_pools"], attrs.get("gateway_ip", subnet["gateway_ip"]))
+    if "allocation_pools" in attrs or attrs.get("gateway_ip"):
+        pools = attrs.get("allocation_pools", subnet["allocation_pools"])
+        _check_pools(cidr, pools, attrs.get("gateway_ip", subnet["gateway_ip"]))
+    holder = ctx.est.get("ports", subnet.get("_used", {}).get(attrs.get("gateway_ip") or "", ""))
+    if holder is not None and holder["device_owner"] != "network:router_interface":
+        raise SimError(
+            409,
+            f"Gateway ip {attrs['gateway_ip']} conflicts with port {holder['id']}: it is in use.",
+            kind="GatewayIpInUse",
+        )
     check_type(attrs, "enable_dhcp", bool)
     apply_simple(
         subnet,

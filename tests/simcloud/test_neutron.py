@@ -458,3 +458,53 @@ def test_openstackclient_network_agents_and_zones(cloud: Cloud) -> None:
     assert sum(a["Agent Type"] == "Open vSwitch agent" for a in agents) == len(hosts)
     zones = cloud.cli("availability", "zone", "list", "--network")
     assert {(z["Zone Name"], z["Zone Status"]) for z in zones} == {("nova", "available")}
+
+
+def test_tags_and_revision_constraints(cloud: Cloud, conn) -> None:
+    token = {"X-Auth-Token": conn.session.get_token()}
+    net = _private_network(cloud, "acme-dev")
+    base = f"{cloud.url}/networks/{net['id']}"
+    assert requests.put(f"{base}/tags", json={"tags": ["b", "a"]}, headers=token, timeout=10).json() == {
+        "tags": ["a", "b"]
+    }
+    assert requests.put(f"{base}/tags/c", headers=token, timeout=10).status_code == 201
+    tagged = _get(cloud, conn, "/networks", {"tags": "a,c"}).json()["networks"]
+    assert [n["id"] for n in tagged] == [net["id"]]
+    assert _get(cloud, conn, "/networks", {"not-tags-any": "a"}).json()["networks"] == [
+        _get(cloud, conn, f"/networks/{n['id']}").json()["network"]
+        for n in sorted(cloud.objects("networks"), key=lambda n: n["id"])
+        if n["id"] != net["id"]
+    ]
+    revision = cloud.est.get("networks", net["id"])["revision_number"]
+    stale = requests.put(
+        base,
+        json={"network": {"description": "x"}},
+        headers={**token, "If-Match": f"revision_number={revision - 1}"},
+        timeout=10,
+    )
+    assert stale.status_code == 412
+    assert stale.json()["NeutronError"]["type"] == "RevisionNumberConstraintFailed"
+    fresh = requests.put(
+        base,
+        json={"network": {"description": "x"}},
+        headers={**token, "If-Match": f"revision_number={revision}"},
+        timeout=10,
+    ).json()["network"]
+    assert (fresh["description"], fresh["revision_number"]) == ("x", revision + 1)
+    assert requests.delete(f"{base}/tags", headers=token, timeout=10).status_code == 204
+    assert cloud.est.get("networks", net["id"])["tags"] == []
+
+
+def test_subnet_rules_on_create_and_update(cloud: Cloud, conn) -> None:
+    net = _private_network(cloud, "acme-lab")
+    subnet = cloud.est.get("subnets", net["subnets"][0])
+    with pytest.raises(sdk_exc.BadRequestException) as overlap:
+        conn.network.create_subnet(network_id=net["id"], cidr=subnet["cidr"], ip_version=4)
+    assert "overlaps with another subnet" in str(overlap.value)
+    last_in_pool = subnet["allocation_pools"][-1]["end"]
+    with pytest.raises(sdk_exc.ConflictException) as clash:
+        conn.network.update_subnet(subnet["id"], gateway_ip=last_in_pool)
+    assert "conflicts with allocation pool" in str(clash.value)
+    with pytest.raises(sdk_exc.BadRequestException):
+        conn.network.update_subnet(subnet["id"], cidr="10.250.0.0/24")
+    assert cloud.est.get("subnets", subnet["id"])["cidr"] == subnet["cidr"]
