@@ -30,6 +30,7 @@ from pf9lib.simcloud.cinder_common import (
 )
 from pf9lib.simcloud.cinder_quota import check_quota
 from pf9lib.simcloud.common import SimError, read_json
+from pf9lib.simcloud.glance import can_see
 from pf9lib.simcloud.state import stamp_updated
 
 _SORT_KEYS = frozenset(
@@ -136,7 +137,7 @@ async def create_volume(request: web.Request) -> web.Response:
         az_default = source.get("availability_zone")
     elif spec.get("imageRef"):
         image = est.get("images", spec["imageRef"])
-        if image is None or image.get("_region") != ctx.region:
+        if image is None or image.get("_region") != ctx.region or not can_see(ctx.token, image):
             raise SimError(
                 400,
                 f"Invalid image identifier or unable to access requested image. "

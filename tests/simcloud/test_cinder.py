@@ -360,3 +360,28 @@ def test_openstackclient_volume_commands(cloud: StorageCloud) -> None:
     assert sorted(v["Name"] for v in mine) == ["alpha-boot", "alpha-data", "alpha-scratch"]
     shown = _cli_json(cloud, "volume", "show", "alpha-data", as_user="alice")
     assert shown["size"] == 50 and shown["bootable"] is False and shown["type"] == "__DEFAULT__"
+
+
+def test_volume_from_image_is_bootable(cloud: StorageCloud) -> None:
+    conn = cloud.connect("alice")
+    vol = conn.block_storage.create_volume(size=3, image_id=cloud.ids["image:win2022"], name="win-boot")
+    vol = conn.block_storage.get_volume(vol.id)
+    assert vol.is_bootable is True and vol.volume_image_metadata["os_distro"] == "windows"
+    with pytest.raises(openstack.exceptions.BadRequestException, match="smaller than the image"):
+        conn.block_storage.create_volume(size=2, image_id=cloud.ids["image:win2022"])  # a 3 GiB image
+    with pytest.raises(openstack.exceptions.BadRequestException, match="unable to access"):
+        conn.block_storage.create_volume(size=5, image_id=cloud.ids["image:beta-private"])
+
+
+@pytest.mark.integration
+def test_generated_estate_lists_exactly(sim) -> None:
+    """Against the `tiny` simulated-cloud process: every volume, snapshot and type of every region is listed
+    once through paged SDK calls."""
+    counts = sim.summary()["counts"]
+    seen = {"volumes": set(), "snapshots": set(), "volume_types": set()}
+    for region in sim.regions:
+        storage = sim.connect(region).block_storage
+        seen["volumes"] |= {v.id for v in storage.volumes(all_projects=True, limit=7)}
+        seen["snapshots"] |= {s.id for s in storage.snapshots(all_projects=True, limit=13)}
+        seen["volume_types"] |= {t.id for t in storage.types(is_public="None")}
+    assert {kind: len(ids) for kind, ids in seen.items()} == {kind: counts[kind] for kind in seen}
