@@ -102,21 +102,25 @@ def _bool_param(name: str, raw: str) -> bool:
 
 
 def _matcher(name: str, values: list[str], sample: Any) -> Callable[[Any], bool]:
-    """A predicate on one field's value, typed by a sample value of that field."""
+    """A predicate on one field's value; a boolean field (by a sample value) rejects non-boolean input."""
     if isinstance(sample, bool):
         wanted_bools = {_bool_param(name, v) for v in values}
         return lambda value: value in wanted_bools
-    if isinstance(sample, list):
-        wanted = set(values)
-        return lambda value: bool(value) and any(str(v) in wanted for v in value)
-    if isinstance(sample, int):
-        wanted_text = set(values)
-        return lambda value: str(value) in wanted_text
     wanted = set(values)
-    # An empty filter value matches null and "" alike (Neutron's empty-string-filtering).
-    if "" in wanted:
-        return lambda value: value is None or value in wanted
-    return lambda value: value in wanted
+    lowered = {v.lower() for v in values}
+
+    def match(value: Any) -> bool:
+        if value is None:
+            return "" in wanted  # Neutron's empty-string-filtering: "" matches null
+        if isinstance(value, str):
+            return value in wanted
+        if isinstance(value, bool):
+            return str(value).lower() in lowered
+        if isinstance(value, list):
+            return any(str(v) in wanted for v in value)
+        return str(value) in wanted
+
+    return match
 
 
 def _fixed_ip_filter(values: list[str]) -> Callable[[dict[str, Any]], bool]:

@@ -248,6 +248,10 @@ def test_filters_and_fields(cloud: Cloud, conn) -> None:
     group = cloud.objects("security_groups", name="default")[0]
     rules = [r.id for r in conn.network.security_group_rules(security_group_id=group["id"])]
     assert sorted(rules) == sorted(r["id"] for r in group["security_group_rules"])
+    ssh = _get(cloud, conn, "/security-group-rules", {"port_range_min": "22", "protocol": "tcp"}).json()
+    expected_ssh = cloud.objects("security_group_rules", port_range_min=22, protocol="tcp")
+    assert sorted(r["id"] for r in ssh["security_group_rules"]) == sorted(r["id"] for r in expected_ssh)
+    assert len(expected_ssh) > 0
     bad = _get(cloud, conn, "/networks", {"colour": "blue"})
     assert (
         bad.status_code == 400
