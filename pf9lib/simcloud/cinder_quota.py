@@ -130,7 +130,7 @@ async def show_quota(request: web.Request) -> web.Response:
     if bool_param(request.query.get("usage", "false"), "usage"):
         usage = usage_of(ctx.est, ctx.region, project_id)
         for res, limit in sorted(limits.items()):
-            body[res] = {"limit": limit, "in_use": usage.get(res, 0), "reserved": 0, "allocated": 0}
+            body[res] = {"limit": limit, "in_use": usage.get(res, 0), "reserved": 0}
     else:
         body.update(sorted(limits.items()))
     return respond(ctx, {"quota_set": body})

@@ -306,10 +306,10 @@ def test_quota_usage_limits_services_azs(cloud: StorageCloud) -> None:
     alpha = cloud.ids["alpha"]
     qs = _get(cloud, f"/os-quota-sets/{alpha}", usage="true").json()["quota_set"]
     assert qs["id"] == alpha
-    assert qs["volumes"] == {"limit": 5, "in_use": 3, "reserved": 0, "allocated": 0}
-    assert qs["gigabytes"] == {"limit": 200, "in_use": 170, "reserved": 0, "allocated": 0}
+    assert qs["volumes"] == {"limit": 5, "in_use": 3, "reserved": 0}
+    assert qs["gigabytes"] == {"limit": 200, "in_use": 170, "reserved": 0}
     assert qs["snapshots"]["in_use"] == 3 and qs["volumes_ssd"]["in_use"] == 1
-    assert qs["gigabytes___DEFAULT__"] == {"limit": -1, "in_use": 110, "reserved": 0, "allocated": 0}
+    assert qs["gigabytes___DEFAULT__"] == {"limit": -1, "in_use": 110, "reserved": 0}
     plain = _get(cloud, f"/os-quota-sets/{alpha}").json()["quota_set"]
     assert plain["volumes"] == 5 and plain["backups"] == 10 and plain["per_volume_gigabytes"] == -1
     defaults = _get(cloud, f"/os-quota-sets/{alpha}/defaults").json()["quota_set"]
