@@ -7,6 +7,7 @@ registered), so each test can compare what the API says with the estate itself.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
 import json
 import subprocess
@@ -258,8 +259,8 @@ def test_server_body_per_microversion(cloud: Cloud, conn) -> None:
 def test_flavors(cloud: Cloud, conn) -> None:
     flavors = list(cloud.est.all("flavors", cloud.region))
     public = [f for f in flavors if f["os-flavor-access:is_public"]]
-    assert len(list(conn.compute.flavors())) == len(public)
-    assert len(list(conn.compute.flavors(is_public=None))) == len(flavors)
+    assert len(conn.compute.get("/flavors").json()["flavors"]) == len(public)
+    assert len(list(conn.compute.flavors())) == len(flavors)  # the SDK sends is_public=None
     one = flavors[0]
     got = conn.compute.get_flavor(one["id"])
     assert (got.name, got.vcpus, got.ram, got.disk) == (one["name"], one["vcpus"], one["ram"], one["disk"])
@@ -580,3 +581,64 @@ def test_process_sim_openstackclient(process_sim) -> None:
         assert len(json.loads(proc.stdout)) == expected, args
     proc = sim.openstack_cli("quota", "show", "admin", "-f", "json")
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_actions_resize_migrate_and_errors(cloud: Cloud, conn) -> None:
+    flavors = sorted(
+        (f for f in cloud.est.all("flavors", cloud.region) if f["os-flavor-access:is_public"]),
+        key=lambda f: (f["ram"], f["id"]),
+    )
+    small, bigger = flavors[0], flavors[1]
+    image = next(i for i in cloud.est.all("images", cloud.region) if i["status"] == "active")
+    bad = conn.compute.post(
+        "/servers",
+        json={"server": {"name": "x", "flavorRef": "nope", "imageRef": image["id"], "networks": "none"}},
+        microversion="2.96",
+    )
+    assert bad.status_code == 400 and bad.json()["badRequest"]["message"] == "Invalid flavorRef provided."
+    server = conn.compute.create_server(
+        name="pytest-act", flavor_id=small["id"], image_id=image["id"], networks="none"
+    )
+    stored = cloud.est.get("servers", server.id)
+    conn.compute.pause_server(server)
+    assert stored["status"] == "PAUSED" and stored["OS-EXT-STS:power_state"] == 3
+    again = conn.compute.post(f"/servers/{server.id}/action", json={"pause": None})
+    assert again.status_code == 409 and "vm_state paused" in again.json()["conflictingRequest"]["message"]
+    conn.compute.unpause_server(server)
+    conn.compute.resize_server(server, bigger["id"])
+    assert stored["status"] == "VERIFY_RESIZE" and stored["flavor"]["original_name"] == bigger["name"]
+    conn.compute.confirm_server_resize(server)
+    assert stored["status"] == "ACTIVE" and stored["_flavor_id"] == bigger["id"]
+    before = stored["OS-EXT-SRV-ATTR:hypervisor_hostname"]
+    conn.compute.live_migrate_server(server, host=None, block_migration="auto")
+    assert stored["OS-EXT-SRV-ATTR:hypervisor_hostname"] != before
+    assert (
+        stored["hostId"]
+        == hashlib.sha224((stored["tenant_id"] + stored["OS-EXT-SRV-ATTR:host"]).encode()).hexdigest()
+    )
+    member = cloud.connect("zoe.green", "acme-prod")
+    assert member.compute.get(f"/servers/{server.id}").status_code == 404
+    assert member.compute.get("/os-hypervisors").status_code == 403
+    assert member.compute.delete(f"/servers/{server.id}").status_code == 404
+    conn.compute.delete_server(server)
+    assert cloud.est.get("servers", server.id) is None
+
+
+def test_flavor_create_extra_specs_delete(cloud: Cloud, conn) -> None:
+    flavor = conn.compute.create_flavor(name="pytest.flavor", vcpus=3, ram=3072, disk=30, is_public=False)
+    assert (flavor.vcpus, flavor.ram, flavor.disk, flavor.is_public) == (3, 3072, 30, False)
+    conn.compute.create_flavor_extra_specs(flavor, {"hw:cpu_policy": "dedicated"})
+    assert conn.compute.fetch_flavor_extra_specs(flavor).extra_specs == {"hw:cpu_policy": "dedicated"}
+    assert cloud.est.get("flavors", flavor.id)["extra_specs"] == {"hw:cpu_policy": "dedicated"}
+    # Without is_public an admin sees public flavors only; the SDK always sends is_public=None (all).
+    assert flavor.id not in {f["id"] for f in conn.compute.get("/flavors/detail").json()["flavors"]}
+    assert flavor.id in {f.id for f in conn.compute.flavors()}
+    member = cloud.connect("zoe.green", "acme-prod")
+    assert flavor.id not in {f.id for f in member.compute.flavors()}
+    assert member.compute.get(f"/flavors/{flavor.id}").status_code == 404
+    dup = conn.compute.post(
+        "/flavors", json={"flavor": {"name": "pytest.flavor", "vcpus": 1, "ram": 1, "disk": 1}}
+    )
+    assert dup.status_code == 409
+    conn.compute.delete_flavor(flavor)
+    assert cloud.est.get("flavors", flavor.id) is None
