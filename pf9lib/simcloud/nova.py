@@ -1,7 +1,7 @@
 """Simulated Nova (compute API v2.1, microversions 2.1-2.96): version discovery and route registration.
 
 Handlers live in nova_servers (list/show/delete), nova_boot (create), nova_server_ops (actions, attachments,
-interfaces, metadata), nova_misc (flavors, keypairs, server groups, aggregates), nova_hosts (hypervisors,
+interfaces, metadata), nova_flavors, nova_misc (keypairs, server groups, aggregates), nova_hosts (hypervisors,
 services, availability zones) and nova_quotas (quota sets, limits, usage); nova_base holds what they share.
 """
 
@@ -45,7 +45,15 @@ async def version_v21(request: web.Request) -> web.Response:
 
 
 def register(app: web.Application) -> None:
-    from pf9lib.simcloud import nova_boot, nova_hosts, nova_misc, nova_quotas, nova_server_ops, nova_servers
+    from pf9lib.simcloud import (
+        nova_boot,
+        nova_flavors,
+        nova_hosts,
+        nova_misc,
+        nova_quotas,
+        nova_server_ops,
+        nova_servers,
+    )
 
     for path in ("/{region}/compute", "/{region}/compute/"):
         app.router.add_get(path, versions)
@@ -54,6 +62,7 @@ def register(app: web.Application) -> None:
     nova_servers.register(app)
     nova_boot.register(app)
     nova_server_ops.register(app)
+    nova_flavors.register(app)
     nova_misc.register(app)
     nova_hosts.register(app)
     nova_quotas.register(app)
