@@ -297,8 +297,9 @@ def migrate_server(est: Estate, server: dict[str, Any], hypervisor: dict[str, An
 
 
 def delete_server(est: Estate, server_id: str) -> dict[str, Any] | None:
-    """Delete a server as Nova does: its ports go (ports the user passed in are only unbound), its volumes are
-    detached (boot volumes marked "_delete_on_termination" are deleted) and it leaves server groups."""
+    """Delete a server as Nova does: its ports go with their addresses (ports the user passed in are only
+    unbound), its volumes are detached (those marked "_delete_on_termination" are deleted unless they have
+    snapshots) and it leaves server groups."""
     server = est.remove("servers", server_id)
     if server is None:
         return None
@@ -312,8 +313,10 @@ def delete_server(est: Estate, server_id: str) -> dict[str, Any] | None:
             model_network.stamp_change(est, "ports", port)
         else:
             model_network.delete_port(est, port, force=True)
+    snapshots = est.index("snapshots", "volume_id", region)
     for volume in list(volumes_by_server(est, region).get(server_id, [])):
-        if volume.get("_delete_on_termination"):
+        # Cinder refuses to delete a volume that has snapshots; Nova then leaves it behind, detached.
+        if volume.get("_delete_on_termination") and not snapshots.get(volume["id"]):
             est.remove("volumes", volume["id"])
         else:
             model_volume.detach_volume(est, volume, server_id)
