@@ -56,6 +56,7 @@ def build_identity(ctx: Ctx) -> None:
         description="Automatic snapshot service account",
     )
     ctx.service_user_id = snap["id"]
+    est.secrets["snapshot_service_user_id"] = snap["id"]  # evolution's snapshot job acts as this user
 
     # Customers arrive over the first ~40 days: their resources start then.
     for index in range(ctx.spec.customers):
