@@ -550,3 +550,19 @@ def test_openstack_cli_identity_commands(ks: Identity, tmp_path: Path) -> None:
         "Inherited": False,
     } in rows
     assert any(r["System"] == "all" and r["User"] == "admin@Default" for r in rows)
+
+
+# -- the whole simulated cloud (generated estate, separate process) ----------------------------------------
+@pytest.mark.integration
+def test_generated_estate_through_the_full_cloud(sim, sdk) -> None:
+    counts = sim.summary()["counts"]
+    for kind in ("domains", "projects", "users", "groups", "roles"):
+        assert len(list(getattr(sdk.identity, kind)())) == counts[kind], kind
+    assert len(list(sdk.identity.role_assignments(include_names=True))) == counts["role_assignments"]
+    access = sdk.session.auth.get_access(sdk.session)
+    assert access.project_name == "admin" and access.user_domain_id == "default"
+    assert sorted(access.role_names) == ["admin", "member", "reader"]
+    for stype in SERVICE_TYPES:
+        for region in sim.regions:
+            url = access.service_catalog.url_for(service_type=stype, region_name=region, interface="public")
+            assert url.startswith(sim.base_url)
