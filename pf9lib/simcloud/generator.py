@@ -18,7 +18,7 @@ spread over that history; the estate is returned with its clock at EPOCH. Steps,
 
 from __future__ import annotations
 
-from pf9lib.simcloud.generator_base import START, Ctx
+from pf9lib.simcloud.generator_base import START, Ctx, stable_fraction
 from pf9lib.simcloud.generator_catalog import SIZES
 from pf9lib.simcloud.generator_identity import build_identity
 from pf9lib.simcloud.generator_infra import build_region
@@ -50,6 +50,7 @@ def generate(
     ctx.run_events()
     _ensure_failed_snapshot(est)
     build_quotas(ctx)
+    _host_load_levels(est)
     est.clock = EPOCH
     est.touch()
     return est
@@ -62,3 +63,22 @@ def _ensure_failed_snapshot(est: Estate) -> None:
         snap = snaps[est.rng.randrange(len(snaps))]
         snap["status"] = "error"
         snap["os-extended-snapshot-attributes:progress"] = "0%"
+
+
+def _host_load_levels(est: Estate) -> None:
+    """Each hypervisor's CPU load level for the exporters ("_cpu_level", hidden): from the vCPUs of the
+    running VMs placed on it, times how busy its guests are; hot hosts run above 85 %. Fixed from here on so
+    that the exporters' counters stay monotonic while VMs come and go."""
+    allocated: dict[str, int] = {}
+    for server in est.all("servers"):
+        host = server.get("OS-EXT-SRV-ATTR:hypervisor_hostname")
+        if host and server["status"] == "ACTIVE":
+            allocated[host] = allocated.get(host, 0) + server["flavor"]["vcpus"]
+    for hyp in est.all("hypervisors"):
+        name = hyp["hypervisor_hostname"]
+        share = allocated.get(name, 0) / max(1, hyp["vcpus"])
+        if stable_fraction(est.seed, name, "hot") < 0.2:
+            busy = 0.95 + 0.25 * stable_fraction(est.seed, name, "busy")
+        else:
+            busy = 0.25 + 0.5 * stable_fraction(est.seed, name, "busy")
+        hyp["_cpu_level"] = round(min(0.93, 0.04 + share * busy), 4)
