@@ -196,7 +196,7 @@ def delete(estate: Estate, kind: str, obj_id: str) -> list[dict[str, Any]]:
                         "at": at,
                     }
                 )
-        for oid in after.keys() - before[k].keys():
+        for oid in sorted(after.keys() - before[k].keys()):
             out.append(
                 {
                     "type": k,
