@@ -132,6 +132,21 @@ def discover_regions(conn: openstack.connection.Connection) -> list[str]:
     return sorted(r for r in regions if r)
 
 
+def _fetcher_for(settings, policy: RetryPolicy | None) -> tuple[_Fetcher, list[str]]:
+    first = openstack.connection.Connection(config=settings.cloud_region())
+    regions = list(settings.regions) or discover_regions(first)
+    conns = {
+        region: openstack.connection.Connection(config=settings.cloud_region(region)) for region in regions
+    }
+    return _Fetcher(conns, policy or RetryPolicy()), regions
+
+
+def fetch_only(settings, types: list[str] | None = None, policy: RetryPolicy | None = None) -> list[Listing]:
+    """Fetch every listing without normalizing or storing: the floor a full collect is measured against."""
+    fetcher, regions = _fetcher_for(settings, policy)
+    return _fetch_all(fetcher, regions, list(types or [*BY_TYPE, "quotas"]), None)
+
+
 def collect_cloud(
     settings,
     data_dir: Path | str,
@@ -150,12 +165,7 @@ def collect_cloud(
         raise ConfigError(
             f"unknown resource type(s) {', '.join(unknown)}: choose from {', '.join(BY_TYPE)}, quotas"
         )
-    first = openstack.connection.Connection(config=settings.cloud_region())
-    regions = list(settings.regions) or discover_regions(first)
-    conns = {
-        region: openstack.connection.Connection(config=settings.cloud_region(region)) for region in regions
-    }
-    fetcher = _Fetcher(conns, policy or RetryPolicy())
+    fetcher, regions = _fetcher_for(settings, policy)
     writer = RunWriter(data_dir, settings.cloud, regions, wanted, tool_version=__version__)
     try:
         started = time.perf_counter()
