@@ -1,0 +1,329 @@
+"""Drift evaluation of a run, and the events it leaves: drift events and their acknowledgements.
+
+`evaluate_run` compares each `updated` history row of a run with the previous stored row of the same object,
+field by field for every enabled rule of its type, and turns each `deleted` row of a type with rules into
+a deletion event. A change from no value (null, "" or an empty list) to a value is a first assignment, not
+drift.
+Events are appended to the store as the `drift_events` kind under a deterministic id (rule, object, run):
+evaluating a run again writes only what is missing, and readers keep one row per id, so two evaluations of the
+same run (even at the same moment, from two processes) never show an event twice.
+
+Acknowledgements (and re-openings) are appended as `drift_acks`, one row per event per action, with the actor
+and a note; the newest action of an event decides whether it is open. Nothing is ever rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from pf9lib.analytics.drift_rules import (
+    DELETED_FIELD,
+    Rule,
+    current_actor,
+    effective_rules,
+    load_ignore,
+)
+from pf9lib.errors import Pf9Error
+from pf9lib.normalize.spec import TYPE_COLUMNS
+from pf9lib.store.events import append_events, register_event_kind
+from pf9lib.store.reader import VISIBLE_STATUSES, Store
+from pf9lib.store.schema import TS
+
+EVENTS_KIND = register_event_kind(
+    "drift_events",
+    pa.schema(
+        [
+            ("event_id", pa.string()),
+            ("rule_id", pa.string()),
+            ("severity", pa.string()),
+            ("type", pa.string()),
+            ("cloud", pa.string()),
+            ("region", pa.string()),
+            ("object_id", pa.string()),
+            ("name", pa.string()),
+            ("project_id", pa.string()),
+            ("project_name", pa.string()),
+            ("domain_id", pa.string()),
+            ("domain_name", pa.string()),
+            ("field", pa.string()),
+            ("old_value", pa.string()),
+            ("new_value", pa.string()),
+            ("change", pa.string()),  # updated | deleted
+            ("meaning", pa.string()),
+            ("run_id", pa.string()),
+            ("observed_at", TS),  # when the change was seen: the run's start
+            ("evaluated_at", TS),
+        ]
+    ),
+)
+ACKS_KIND = register_event_kind(
+    "drift_acks",
+    pa.schema(
+        [
+            ("ack_id", pa.string()),
+            ("event_id", pa.string()),
+            ("action", pa.string()),  # ack | reopen
+            ("acked_at", TS),
+            ("actor", pa.string()),
+            ("note", pa.string()),
+        ]
+    ),
+)
+STATE_VIEW = "drift_event_state"
+_BASE = ("cloud", "region", "id", "name", "project_id", "project_name", "domain_id", "domain_name", "change")
+
+
+def as_store(store_or_data_dir: Store | Path | str) -> Store:
+    return store_or_data_dir if isinstance(store_or_data_dir, Store) else Store(store_or_data_dir)
+
+
+def event_id(rule_id: str, cloud: str, region: str, object_id: str, run_id: str) -> str:
+    """Deterministic: the same rule on the same object in the same run is the same event."""
+    key = "\x1f".join((rule_id, cloud, region, object_id, run_id))
+    return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+
+
+def state_view(store: Store) -> str:
+    """(Re)create the view of every drift event (once each) with its ack state; returns its name."""
+    events, acks = store.events(EVENTS_KIND), store.events(ACKS_KIND)
+    store.con.execute(f"""
+        CREATE OR REPLACE VIEW {STATE_VIEW} AS
+        WITH ev AS (
+            SELECT * FROM "{events}"
+            QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY evaluated_at) = 1
+        ), latest AS (
+            SELECT event_id, action, actor, acked_at, note FROM "{acks}"
+            QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY acked_at DESC, ack_id DESC) = 1
+        )
+        SELECT ev.*, coalesce(latest.action = 'ack', false) AS acknowledged,
+               CASE WHEN latest.action = 'ack' THEN latest.actor END AS acked_by,
+               CASE WHEN latest.action = 'ack' THEN latest.acked_at END AS acked_at,
+               CASE WHEN latest.action = 'ack' THEN latest.note END AS ack_note
+        FROM ev LEFT JOIN latest USING (event_id)
+    """)
+    return STATE_VIEW
+
+
+# -- evaluation -----------------------------------------------------------------------------------------
+def evaluate_run(store_or_data_dir: Store | Path | str, run_id: str) -> pd.DataFrame:
+    """Drift events of one run under the rules in force now; appends those not stored yet.
+
+    Returns every event the run yields (stored before or now), newest schema columns; `attrs["written"]` is
+    how many were appended by this call. Pf9Error when the run is unknown or not complete, or when the rules
+    or the ignore file are invalid (nothing is written then).
+    """
+    store, opened = _store_seeing(store_or_data_dir, run_id)
+    try:
+        run = store.con.execute(
+            "SELECT cloud, status, started_at FROM runs WHERE run_id = ?", [run_id]
+        ).fetchone()
+        if run is None or run[1] not in VISIBLE_STATUSES:
+            state = "unknown" if run is None else f"{run[1]}"
+            raise Pf9Error(f"run {run_id!r} is {state}: pick a finished run from `pf9wb runs`")
+        rules = [r for r in effective_rules(store) if r.enabled]
+        ignore = load_ignore(store.data_dir)
+        now = datetime.now(UTC)
+        found: list[dict[str, Any]] = []
+        by_type: dict[str, list[Rule]] = defaultdict(list)
+        for rule in rules:
+            by_type[rule.type].append(rule)
+        for kind, type_rules in by_type.items():
+            found += _type_events(store, kind, type_rules, run_id, run[2], now)
+        found = [e for e in found if not ignore.ignores(e["type"], e["object_id"], e["name"], e["field"])]
+        view = store.events(EVENTS_KIND)
+        stored = {
+            r[0]
+            for r in store.con.execute(f'SELECT event_id FROM "{view}" WHERE run_id = ?', [run_id]).fetchall()
+        }
+        new = [e for e in found if e["event_id"] not in stored]
+        append_events(store.data_dir, EVENTS_KIND, new)
+        columns = [f.name for f in pa.Table.from_pylist([], schema=_schema()).schema]
+        df = pd.DataFrame(found, columns=columns)
+        df.attrs["written"] = len(new)
+        return df
+    finally:
+        if opened:
+            store.close()
+
+
+def _store_seeing(store_or_data_dir: Store | Path | str, run_id: str) -> tuple[Store, bool]:
+    """A store whose views include the run: the one given when it already sees the run, else a new one.
+
+    A Store's views are globs read at query time, so a store opened earlier sees a later run's files, except
+    for a type that had no file at all when it was opened; such a type's first files hold only created rows,
+    which never make drift, so reusing the store is safe once its `runs` view shows the run.
+    """
+    if isinstance(store_or_data_dir, Store):
+        seen = store_or_data_dir.con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        if seen is not None:
+            return store_or_data_dir, False
+        return Store(store_or_data_dir.data_dir), True
+    return Store(store_or_data_dir), True
+
+
+def _schema() -> pa.Schema:
+    from pf9lib.store.events import EVENT_SCHEMAS
+
+    return EVENT_SCHEMAS[EVENTS_KIND]
+
+
+def _type_events(
+    store: Store, kind: str, rules: list[Rule], run_id: str, started_at: datetime, now: datetime
+) -> list[dict[str, Any]]:
+    columns = {name for name, _ in TYPE_COLUMNS[kind]}
+    field_rules = [r for r in rules if not r.is_deletion]
+    deletion = next((r for r in rules if r.is_deletion), None)
+    fields = sorted({r.field for r in field_rules} | ({"status"} & columns))
+    fields = [f for f in fields if f not in _BASE]
+    watched = sorted({r.field for r in field_rules} | set(fields))
+    cur_cols = ", ".join(f'"{c}"' for c in (*_BASE, *fields))
+    prev_cols = ", ".join(f'h."{c}"' for c in watched)
+    old_cols = ", ".join(f'p."{c}" AS "old:{c}"' for c in watched)
+    # Only the objects this run changed are looked up in the older history: cost follows change, not size.
+    rows = store.con.execute(
+        f"""
+        WITH cur AS (
+            SELECT {cur_cols} FROM "{kind}_history" WHERE run_id = $run AND change IN ('updated', 'deleted')
+        ), prev AS (
+            SELECT h.cloud, h.region, h.id, {prev_cols} FROM "{kind}_history" h
+            SEMI JOIN cur c ON h.cloud = c.cloud AND h.region = c.region AND h.id = c.id
+            WHERE h.observed_at < $at OR (h.observed_at = $at AND h.run_id < $run)
+            QUALIFY row_number() OVER (PARTITION BY h.cloud, h.region, h.id
+                                       ORDER BY h.observed_at DESC, h.run_id DESC) = 1
+        )
+        SELECT cur.*, {old_cols} FROM cur LEFT JOIN prev p USING (cloud, region, id)
+        """,
+        {"run": run_id, "at": started_at},
+    )
+    names = [d[0] for d in rows.description]
+    out = []
+    for values in rows.fetchall():
+        row = dict(zip(names, values, strict=True))
+        base = {
+            "type": kind,
+            "cloud": row["cloud"],
+            "region": row["region"],
+            "object_id": row["id"],
+            "name": row["name"],
+            "project_id": row["project_id"],
+            "project_name": row["project_name"],
+            "domain_id": row["domain_id"],
+            "domain_name": row["domain_name"],
+            "change": row["change"],
+            "run_id": run_id,
+            "observed_at": started_at,
+            "evaluated_at": now,
+        }
+        if row["change"] == "deleted":
+            if deletion is not None:
+                old = _text(row.get("status")) if "status" in columns else None
+                out.append(_event(deletion, base, old, None))
+            continue
+        for rule in field_rules:
+            old, new = row[f"old:{rule.field}"], row[rule.field]
+            if _empty(old) or old == new:
+                continue  # first assignment, or nothing moved in this rule's field
+            out.append(_event(rule, base, _text(old), _text(new)))
+    return out
+
+
+def _event(rule: Rule, base: dict[str, Any], old: str | None, new: str | None) -> dict[str, Any]:
+    return {
+        **base,
+        "event_id": event_id(rule.id, base["cloud"], base["region"], base["object_id"], base["run_id"]),
+        "rule_id": rule.id,
+        "severity": rule.severity,
+        "field": DELETED_FIELD if rule.is_deletion else rule.field,
+        "old_value": old,
+        "new_value": new,
+        "meaning": rule.meaning,
+    }
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or (isinstance(value, (list, tuple)) and len(value) == 0)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, default=str)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return str(value)
+
+
+# -- acknowledgement ------------------------------------------------------------------------------------
+def resolve_event_ids(store: Store, ids: list[str]) -> list[str]:
+    """Full ids for ids or unique prefixes (≥ 6 characters); Pf9Error naming those matching none/many."""
+    view = state_view(store)
+    known = [r[0] for r in store.con.execute(f"SELECT event_id FROM {view}").fetchall()]
+    known_set = set(known)
+    out, problems = [], []
+    for given in ids:
+        if given in known_set:
+            out.append(given)
+            continue
+        hits = [k for k in known if len(given) >= 6 and k.startswith(given)]
+        if len(hits) == 1:
+            out.append(hits[0])
+        else:
+            problems.append(f"{given} ({'ambiguous' if hits else 'unknown'})")
+    if problems:
+        raise Pf9Error(
+            f"no single drift event for {', '.join(problems)}: list them with `pf9wb drift events`"
+        )
+    return list(dict.fromkeys(out))
+
+
+def acknowledge(
+    store_or_data_dir: Store | Path | str,
+    event_ids: list[str],
+    note: str = "",
+    actor: str | None = None,
+    action: str = "ack",
+) -> int:
+    """Acknowledge (or `action="reopen"`) events, one appended record each with actor, time and note.
+
+    Pf9Error (nothing written) for an unknown id. Returns how many records were appended."""
+    if action not in ("ack", "reopen"):
+        raise Pf9Error(f"unknown acknowledgement action {action!r}: use ack or reopen")
+    store = as_store(store_or_data_dir)
+    if not event_ids:
+        raise Pf9Error("no drift event id given: list them with `pf9wb drift events`")
+    ids = resolve_event_ids(store, list(event_ids))
+    now = datetime.now(UTC)
+    who = current_actor(actor)
+    rows = [
+        {
+            "ack_id": uuid.uuid4().hex,
+            "event_id": i,
+            "action": action,
+            "acked_at": now,
+            "actor": who,
+            "note": note,
+        }
+        for i in ids
+    ]
+    append_events(store.data_dir, ACKS_KIND, rows)
+    return len(rows)
+
+
+def acknowledgements(store: Store, event_id_: str | None = None) -> pd.DataFrame:
+    """Every acknowledgement record (of one event, or all), oldest first."""
+    view = store.events(ACKS_KIND)
+    if event_id_ is None:
+        return store.sql(f'SELECT * FROM "{view}" ORDER BY acked_at, ack_id')
+    return store.sql(f'SELECT * FROM "{view}" WHERE event_id = ? ORDER BY acked_at, ack_id', [event_id_])

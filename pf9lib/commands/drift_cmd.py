@@ -1,0 +1,243 @@
+"""`pf9wb drift`: evaluate runs against the drift rules, list and acknowledge events, manage the rules."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from pf9lib.errors import Pf9Error
+
+_LIST_COLUMNS = [
+    "event_id",
+    "observed_at",
+    "severity",
+    "rule_id",
+    "name",
+    "old_value",
+    "new_value",
+    "project_name",
+]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    drift = subparsers.add_parser("drift", help="drift events: evaluate, list, acknowledge; manage the rules")
+    sub = drift.add_subparsers(dest="drift_command", metavar="ACTION")
+    sub.required = True
+
+    summary = sub.add_parser("summary", help="totals, open events by severity and type, daily trend")
+    summary.add_argument("--days", type=int, default=7, help="days in the trend (default 7)")
+    summary.set_defaults(func=cmd_summary)
+
+    events = sub.add_parser("events", help="list events (filters combine)")
+    _filter_args(events)
+    events.add_argument("--sort", default="observed_at", help="observed_at, severity, type, rule_id, name, …")
+    events.add_argument("--asc", action="store_true", help="ascending (default newest / highest first)")
+    events.add_argument("--limit", type=int, default=50)
+    events.add_argument("--offset", type=int, default=0)
+    events.add_argument("--csv", metavar="PATH", help="write every matching event to a CSV (or .xlsx) file")
+    events.set_defaults(func=cmd_events)
+
+    show = sub.add_parser("show", help="one event with its acknowledgements and the object's history")
+    show.add_argument("event_id")
+    show.set_defaults(func=cmd_show)
+
+    ack = sub.add_parser("ack", help="acknowledge events by id, or every open event matching filters")
+    ack.add_argument("event_ids", nargs="*", metavar="ID", help="event ids (or unique prefixes of ≥ 6 chars)")
+    ack.add_argument("--note", required=True, help="why this is expected / what was done")
+    ack.add_argument("--as", dest="actor", help="who acknowledges (default PF9WB_USER, else the OS user)")
+    ack.add_argument(
+        "--matching", action="store_true", help="bulk: acknowledge every open event matching filters"
+    )
+    _filter_args(ack, with_state=False)
+    ack.set_defaults(func=cmd_ack)
+
+    rules = sub.add_parser("rules", help="list the rules, or enable / disable / grade them")
+    rules.add_argument(
+        "rules_action", nargs="?", choices=("list", "enable", "disable", "grade"), default="list"
+    )
+    rules.add_argument("args", nargs="*", metavar="ARG", help="rule ids; for grade: RULE_ID... SEVERITY")
+    rules.add_argument("--note", default="", help="why (recorded with the change)")
+    rules.add_argument(
+        "--as", dest="actor", help="who changes the rule (default PF9WB_USER, else the OS user)"
+    )
+    rules.set_defaults(func=cmd_rules)
+
+    evaluate = sub.add_parser("evaluate", help="evaluate a run (default the latest) against the rules")
+    evaluate.add_argument("--run", help="run id (default: the latest finished run)")
+    evaluate.add_argument("--all-runs", action="store_true", help="every finished run, oldest first")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    check = sub.add_parser("check", help="validate <data-dir>/drift/rules.yaml and <data-dir>/drift/ignore")
+    check.set_defaults(func=cmd_check)
+
+    for parser in (summary, events, show, ack, rules, evaluate, check):
+        parser.add_argument("--data-dir", help="data directory (default PF9WB_DATA_DIR or ./data)")
+
+
+def _filter_args(parser: argparse.ArgumentParser, with_state: bool = True) -> None:
+    parser.add_argument("--type", action="append", help="resource type (repeatable)")
+    parser.add_argument("--severity", action="append", choices=("critical", "warning", "info"))
+    parser.add_argument("--min-severity", choices=("critical", "warning", "info"))
+    parser.add_argument("--project", help="project id or name")
+    parser.add_argument("--domain", help="domain id or name")
+    parser.add_argument("--rule", action="append", dest="rule_id", help="rule id (repeatable)")
+    parser.add_argument("--run", dest="run_id", help="events of one run")
+    parser.add_argument("--search", help="text anywhere in the event")
+    parser.add_argument("--days", type=float, help="only events seen in the last N days")
+    if with_state:
+        state = parser.add_mutually_exclusive_group()
+        state.add_argument("--open", action="store_const", const=False, dest="acknowledged")
+        state.add_argument("--acknowledged", action="store_const", const=True, dest="acknowledged")
+
+
+def _filters(args: argparse.Namespace) -> dict:
+    keys = ("type", "severity", "min_severity", "project", "domain", "rule_id", "run_id", "search", "days")
+    out = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    if getattr(args, "acknowledged", None) is not None:
+        out["acknowledged"] = args.acknowledged
+    return out
+
+
+def _store(args: argparse.Namespace):
+    from pf9lib.store.reader import open_store
+
+    data_dir = Path(args.data_dir or os.environ.get("PF9WB_DATA_DIR") or "data").expanduser().resolve()
+    return open_store(data_dir)
+
+
+def _print(df, columns: list[str] | None = None) -> None:
+    import pandas as pd
+
+    if df.empty:
+        print("(none)")
+        return
+    shown = df[columns] if columns else df
+    with pd.option_context("display.max_colwidth", 40, "display.width", 200):
+        print(shown.to_string(index=False))
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from pf9lib.analytics import drift
+
+    result = drift.summary(_store(args), days=args.days)
+    t = result["totals"].iloc[0]
+    print(
+        f"events {t['events']}  open {t['open']} (critical {t['open_critical']}, "
+        f"warning {t['open_warning']}, info {t['open_info']})  acknowledged {t['acknowledged']}"
+    )
+    print("\nopen by type:")
+    _print(result["open_by_type"])
+    print(f"\nnew events per day (last {args.days} days):")
+    _print(result["trend"])
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from pf9lib.analytics import drift
+
+    store = _store(args)
+    if args.csv:
+        path = drift.export_events(store, args.csv, sort=args.sort, descending=not args.asc, **_filters(args))
+        print(f"wrote {path}")
+        return 0
+    df = drift.events(
+        store, sort=args.sort, descending=not args.asc, limit=args.limit, offset=args.offset, **_filters(args)
+    )
+    _print(df, _LIST_COLUMNS + ["acknowledged"])
+    shown = f"{args.offset + 1}-{args.offset + len(df)}" if len(df) else "0"
+    print(f"({shown} of {df.attrs['total']} events)")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from pf9lib.analytics import drift
+    from pf9lib.analytics.drift_events import resolve_event_ids
+
+    store = _store(args)
+    (event_id,) = resolve_event_ids(store, [args.event_id])
+    detail = drift.event_detail(store, event_id)
+    for key, value in detail["event"].items():
+        print(f"{key:<14}{value}")
+    print("\nacknowledgements:")
+    _print(detail["acks"], ["acked_at", "action", "actor", "note"])
+    print("\nhistory of the object:")
+    _print(detail["history"])
+    return 0
+
+
+def cmd_ack(args: argparse.Namespace) -> int:
+    from pf9lib.analytics import drift
+
+    store = _store(args)
+    filters = _filters(args)
+    if args.matching:
+        if args.event_ids:
+            raise Pf9Error("give event ids or --matching with filters, not both")
+        count = drift.acknowledge_matching(store, note=args.note, actor=args.actor, **filters)
+    elif filters:
+        raise Pf9Error(
+            "filters acknowledge in bulk only with --matching (so nothing is acknowledged by accident)"
+        )
+    else:
+        count = drift.acknowledge(store, args.event_ids, note=args.note, actor=args.actor)
+    print(f"acknowledged {count} event(s)")
+    return 0
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from pf9lib.analytics import drift
+    from pf9lib.analytics.drift_rules import change_rules
+
+    store = _store(args)
+    if args.rules_action == "list":
+        df = drift.rules(store)
+        _print(
+            df, ["rule_id", "severity", "enabled", "open_events", "events", "meaning", "source", "changed_by"]
+        )
+        return 0
+    severity = None
+    ids = list(args.args)
+    if args.rules_action == "grade":
+        if len(ids) < 2:
+            raise Pf9Error("usage: pf9wb drift rules grade RULE_ID... critical|warning|info")
+        severity = ids.pop()
+    count = change_rules(store, ids, args.rules_action, severity, actor=args.actor, note=args.note)
+    print(f"{args.rules_action}: {count} rule(s) changed")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from pf9lib.analytics.drift_events import evaluate_run
+
+    store = _store(args)
+    if args.all_runs:
+        runs = store.sql("SELECT run_id FROM runs WHERE status IN ('success', 'partial') ORDER BY started_at")
+        run_ids = runs["run_id"].tolist()
+    elif args.run:
+        run_ids = [args.run]
+    else:
+        latest = store.latest_run()
+        if latest is None:
+            raise Pf9Error(f"no finished run in {store.data_dir}: run `pf9wb collect` first")
+        run_ids = [latest["run_id"]]
+    for run_id in run_ids:
+        df = evaluate_run(store, run_id)
+        by = df["severity"].value_counts().to_dict() if not df.empty else {}
+        detail = ", ".join(f"{k} {by[k]}" for k in ("critical", "warning", "info") if k in by)
+        detail = f": {detail}" if detail else ""
+        print(f"run {run_id}: {len(df)} drift event(s) ({df.attrs['written']} new){detail}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from pf9lib.analytics.drift_rules import drift_dir, effective_rules, load_ignore
+
+    store = _store(args)
+    rules = effective_rules(store)
+    ignore = load_ignore(store.data_dir)
+    print(
+        f"{drift_dir(store.data_dir)}: {len(rules)} rules ({sum(r.enabled for r in rules)} enabled), "
+        f"{len(ignore)} ignore pattern(s): OK"
+    )
+    return 0
