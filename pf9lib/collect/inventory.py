@@ -19,6 +19,7 @@ from pf9lib.store.writer import RunWriter, TypeStats
 
 GLOBAL_REGION = "global"  # Keystone objects belong to the cloud, not to a region
 PER_SERVICE_CONCURRENCY = 4
+CHUNK = 40  # per-project / per-user calls handed to one worker at a time
 _PROXIES = {
     "identity": "identity",
     "compute": "compute",
@@ -84,23 +85,22 @@ class _Fetcher:
         result.duration_s = time.monotonic() - started
         return result
 
-    def quotas(self, region: str, project_ids: list[str]) -> Listing:
+    def quotas(self, region: str, service: str, project_ids: list[str]) -> Listing:
+        """One service's quotas (with usage) for some projects: one call per project, no bulk API exists."""
         result = Listing("quotas", region)
         started = time.monotonic()
-        for service, (template, key) in QUOTA_CALLS.items():
-            path = template.removeprefix(_STRIP_PREFIX.get(service, ""))
-            with self.limits[service]:
-                for project_id in project_ids:
-                    call, _, query = path.format(project_id=project_id).partition("?")
-                    params = dict(p.split("=", 1) for p in query.split("&") if p)
-                    try:
-                        body = get_json(self.proxy(region, service), call, params, None, self.policy)
-                    except ListingError as exc:
-                        if exc.status == 404:  # a service without quotas for that project
-                            continue
-                        result.complete, result.error = False, str(exc)
-                        continue
-                    result.objects.append(_quota_object(service, project_id, body.get(key) or {}))
+        template, key = QUOTA_CALLS[service]
+        path = template.removeprefix(_STRIP_PREFIX.get(service, ""))
+        with self.limits[service]:
+            for project_id in project_ids:
+                call, _, query = path.format(project_id=project_id).partition("?")
+                params = dict(p.split("=", 1) for p in query.split("&") if p)
+                try:
+                    body = get_json(self.proxy(region, service), call, params, None, self.policy)
+                except ListingError as exc:
+                    result.complete, result.error = False, str(exc)
+                    continue
+                result.objects.append(_quota_object(service, project_id, body.get(key) or {}))
         result.duration_s = time.monotonic() - started
         return result
 
@@ -202,14 +202,20 @@ def _fetch_all(
                 futures += [pool.submit(fetcher.listing, desc, region) for region in regions]
         projects = ident["projects"].result()
         users = ident["users"].result()
+        # Per-project and per-user calls are many small requests: spread them over the pool in chunks.
         if "quotas" in wanted:
-            ids = [p["id"] for p in projects.objects]
-            futures += [pool.submit(fetcher.quotas, region, ids) for region in regions]
+            for chunk in _chunks([p["id"] for p in projects.objects], CHUNK):
+                futures += [
+                    pool.submit(fetcher.quotas, region, service, chunk)
+                    for region in regions
+                    for service in QUOTA_CALLS
+                ]
         if "keypairs" in wanted:
             calls = [(BY_TYPE["keypairs"].path, {"user_id": u["id"]}) for u in users.objects]
-            futures += [
-                pool.submit(fetcher.listing, BY_TYPE["keypairs"], region, calls) for region in regions
-            ]
+            for chunk in _chunks(calls, CHUNK):
+                futures += [
+                    pool.submit(fetcher.listing, BY_TYPE["keypairs"], region, chunk) for region in regions
+                ]
         for future in futures:
             listing = future.result()
             listings.append(listing)
@@ -218,12 +224,35 @@ def _fetch_all(
         for t, future in ident.items():
             if t not in wanted and t in identity_needed:
                 listings.append(future.result())
+    listings = _merge(listings)
     for listing in listings:
         if listing.type == "keypairs":  # keypairs come wrapped: {"keypair": {...}}
             listing.objects = [k.get("keypair", k) for k in listing.objects]
         if listing.type == "availability_zones":  # "internal" holds control-plane services, not placements
             listing.objects = [z for z in listing.objects if z.get("zoneName") != "internal"]
     return listings
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
+
+
+def _merge(listings: list[Listing]) -> list[Listing]:
+    """One listing per (type, region) out of the chunks it was fetched in."""
+    merged: dict[tuple[str, str], Listing] = {}
+    for part in listings:
+        key = (part.type, part.region)
+        if key not in merged:
+            merged[key] = Listing(
+                part.type, part.region, list(part.objects), part.complete, part.error, part.duration_s
+            )
+            continue
+        whole = merged[key]
+        whole.objects.extend(part.objects)
+        whole.complete = whole.complete and part.complete
+        whole.error = "; ".join(e for e in (whole.error, part.error) if e) or None
+        whole.duration_s = max(whole.duration_s, part.duration_s)
+    return list(merged.values())
 
 
 def _store(writer: RunWriter, listings: list[Listing]) -> None:
