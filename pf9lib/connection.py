@@ -80,7 +80,7 @@ def check_cloud(settings: Settings) -> CatalogReport:
     return CatalogReport(
         cloud=settings.cloud,
         auth_url=settings.auth_url,
-        user_name=access.user_name or "",
+        user_name=access.username or "",
         user_id=access.user_id or "",
         user_domain=access.user_domain_name or "",
         project_name=access.project_name or "",

@@ -26,6 +26,7 @@ from cryptography.x509.oid import NameOID
 from pf9lib.config import (
     MASK,
     check_cloud,
+    connect,
     decrypt_service_password,
     load_settings,
     parse_host_map,
@@ -418,7 +419,8 @@ def test_cli_check_against_the_simulated_cloud(sim, tmp_path):
     assert result.stderr == ""
     out = result.stdout.splitlines()
     assert re.match(r"user: +admin \(\w+\) in domain Default$", out[2]), out[2]
-    assert re.match(r"project: +admin \(\w+\) in domain Default$", out[3]), out[3]
+    project = re.match(r"project: +admin \((\w+)\) in domain Default$", out[3])
+    assert project, out[3]
     assert out[5] == f"regions:  {', '.join(sorted(sim.regions))}"
     table = [line.split() for line in out[out.index("") + 1 :]]
     assert table[0] == ["SERVICE", "NAME", "REGION", "PUBLIC", "URL"]
@@ -428,7 +430,7 @@ def test_cli_check_against_the_simulated_cloud(sim, tmp_path):
         assert rows[("identity", region)] == sim.auth_url
         assert rows[("network", region)].startswith(f"{sim.base_url}/{region}/network")
         assert rows[("image", region)].startswith(f"{sim.base_url}/{region}/image")
-        assert rows[("volumev3", region)].startswith(f"{sim.base_url}/{region}/volume/v3")
+        assert rows[("volumev3", region)] == f"{sim.base_url}/{region}/volume/v3/{project.group(1)}"
     assert {region for _, region in rows} == set(sim.regions)
 
 
@@ -436,15 +438,32 @@ def test_cli_check_against_the_simulated_cloud(sim, tmp_path):
 def test_check_cloud_report_against_the_simulated_cloud(sim, monkeypatch):
     monkeypatch.delenv("OS_CLIENT_SECURE_FILE", raising=False)
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(sim.clouds_yaml))
-    report = check_cloud(
-        load_settings(cloud=sim.cloud_name, env={"OS_CLIENT_CONFIG_FILE": str(sim.clouds_yaml)})
-    )
+    settings = load_settings(cloud=sim.cloud_name, env={"OS_CLIENT_CONFIG_FILE": str(sim.clouds_yaml)})
+    report = check_cloud(settings)
     assert (report.user_name, report.project_name, report.user_domain) == ("admin", "admin", "Default")
     assert "admin" in report.roles
     assert report.regions == sorted(sim.regions)
     assert {e.interface for e in report.endpoints} >= {"public"}
     compute = [e for e in report.public_endpoints() if e.service_type == "compute"]
     assert sorted(e.url for e in compute) == sorted(f"{sim.base_url}/{r}/compute/v2.1" for r in sim.regions)
+    response = connect(settings, sim.regions[-1]).compute.get("/flavors")
+    assert response.status_code == 200 and response.json()["flavors"]
+
+
+@pytest.mark.integration
+def test_cli_check_with_pf9_variables_against_the_simulated_cloud(sim, tmp_path):
+    config = yaml.safe_load(Path(sim.clouds_yaml).read_text())["clouds"][sim.cloud_name]
+    env = cli_env(
+        PF9_AUTH_URL=sim.auth_url,
+        PF9_USERNAME=config["auth"]["username"],
+        PF9_PASSWORD=config["auth"]["password"],
+        PF9_PROJECT_NAME="admin",
+        PF9_REGION_NAME=",".join(sim.regions),
+    )
+    result = pf9wb("config", "check", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "cloud:    pf9 (PF9_* variables)"
+    assert f"compute        nova      {sim.regions[0]}" in result.stdout
 
 
 @pytest.mark.integration
