@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -263,7 +264,13 @@ def _store(writer: RunWriter, listings: list[Listing]) -> None:
         if listing.type not in writer.types:
             continue
         networks = by.get(("networks", listing.region), Listing("networks", listing.region)).objects
-        rows = normalize(listing.type, listing.objects, Lookups.from_raw(projects, domains, networks))
+        lookups = Lookups.from_raw(projects, domains, networks)
         writer.write_type(
-            listing.type, listing.region, rows, listing.complete, listing.duration_s, listing.error
+            listing.type,
+            listing.region,
+            listing.objects,
+            listing.complete,
+            partial(normalize, listing.type, lookups=lookups),
+            listing.duration_s,
+            listing.error,
         )

@@ -194,12 +194,21 @@ def _store_chunk(
         append_events(data_dir, ALERTS_KIND, events)
     ended = datetime.now(UTC)
     cycle = {
-        "batch_id": batch_id, "source": "prometheus", "started_at": started, "ended_at": ended,
-        "targets": len(last), "up": sum(r.up for r in last), "down": sum(not r.up for r in last),
-        "hosts": len(host_rows), "vms": len(vm_rows), "samples": sum(len(s.values) for s in series),
-        "fetch_s": fetch_s, "parse_s": None, "store_s": None,
+        "batch_id": batch_id,
+        "source": "prometheus",
+        "started_at": started,
+        "ended_at": ended,
+        "targets": len(last),
+        "up": sum(r.up for r in last),
+        "down": sum(not r.up for r in last),
+        "hosts": len(host_rows),
+        "vms": len(vm_rows),
+        "samples": sum(len(s.values) for s in series),
+        "fetch_s": fetch_s,
+        "parse_s": None,
+        "store_s": None,
         "error": None if steps else f"no exporter series in Prometheus at {base_url} for this range",
-    }  # fmt: skip
+    }
     from pf9lib.collect.metrics import _target_row
 
     ms.write_batch(

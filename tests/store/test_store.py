@@ -7,6 +7,7 @@ import sys
 import textwrap
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
@@ -33,7 +34,7 @@ def server(i: int, status: str = "ACTIVE", updated: str = "2026-10-01T00:00:00Z"
 
 def run(data_dir, day: int, servers: list[dict], complete: bool = True) -> RunWriter:
     writer = RunWriter(data_dir, "c1", ["R1"], ["servers"], started_at=T0 + timedelta(days=day))
-    writer.write_type("servers", "R1", normalize("servers", servers, LOOKUPS), complete=complete)
+    writer.write_type("servers", "R1", servers, complete, partial(normalize, "servers", lookups=LOOKUPS))
     writer.finish()
     return writer
 
@@ -101,7 +102,7 @@ CRASHING_WRITER = textwrap.dedent("""
     from pf9lib.store.writer import RunWriter
     raws = [{"id": f"x{i}", "name": f"vm{i}", "tenant_id": "p1", "status": "ACTIVE"} for i in range(50)]
     w = RunWriter(sys.argv[1], "c1", ["R1"], ["servers"], started_at=datetime(2026, 11, 5, tzinfo=UTC))
-    w.write_type("servers", "R1", normalize("servers", raws, Lookups()), complete=True)
+    w.write_type("servers", "R1", raws, True, lambda objs: normalize("servers", objs, Lookups()))
     print("written", flush=True)
     time.sleep(60)  # killed here, before finish()
 """)
