@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -145,7 +145,7 @@ def _fetcher_for(settings, policy: RetryPolicy | None) -> tuple[_Fetcher, list[s
 def fetch_only(settings, types: list[str] | None = None, policy: RetryPolicy | None = None) -> list[Listing]:
     """Fetch every listing without normalizing or storing: the floor a full collect is measured against."""
     fetcher, regions = _fetcher_for(settings, policy)
-    return _fetch_all(fetcher, regions, list(types or [*BY_TYPE, "quotas"]), None)
+    return fetch_all(fetcher, regions, list(types or [*BY_TYPE, "quotas"]))
 
 
 def collect_cloud(
@@ -168,11 +168,16 @@ def collect_cloud(
         )
     fetcher, regions = _fetcher_for(settings, policy)
     writer = RunWriter(data_dir, settings.cloud, regions, wanted, tool_version=__version__)
+    store = _IncrementalStore(writer)
     try:
         started = time.perf_counter()
-        listings = _fetch_all(fetcher, regions, wanted, progress)
+        # Each listing is stored as soon as it is complete, while the others are still being fetched.
+        for listing in _iter_listings(fetcher, regions, wanted):
+            if progress:
+                progress("fetched", listing)
+            store.add(listing)
         fetched = time.perf_counter()
-        _store(writer, listings)
+        store.flush()
         status = writer.finish()
     except BaseException as exc:
         writer.finish("failed", f"{type(exc).__name__}: {exc}")
@@ -181,91 +186,122 @@ def collect_cloud(
     return RunResult(settings.cloud, writer.run_id, status, writer.stats, fetched - started, stored - fetched)
 
 
-def _fetch_all(
-    fetcher: _Fetcher, regions: list[str], wanted: list[str], progress: Callable[[str, Listing], None] | None
-) -> list[Listing]:
-    identity_needed = {"domains", "projects", "users", "networks"}
-    listings: list[Listing] = []
+def _iter_listings(fetcher: _Fetcher, regions: list[str], wanted: list[str]) -> Iterator[Listing]:
+    """Each wanted listing (and the identity ones enrichment needs) per (type, region), as it completes."""
+    parts: dict[tuple[str, str], int] = {}  # how many chunks each (type, region) is fetched in
+    futures: list[Future] = []
+
     with ThreadPoolExecutor(max_workers=12) as pool:
+
+        def submit(kind: str, region: str, fn: Callable[..., Listing], *args: Any) -> Future:
+            parts[(kind, region)] = parts.get((kind, region), 0) + 1
+            futures.append(pool.submit(fn, *args))
+            return futures[-1]
+
         # Identity first: enrichment, per-project quotas and per-user keypairs need it.
         ident = {
-            t: pool.submit(fetcher.listing, BY_TYPE[t], GLOBAL_REGION)
+            t: submit(t, GLOBAL_REGION, fetcher.listing, BY_TYPE[t], GLOBAL_REGION)
             for t in ("domains", "projects", "users")
         }
-        futures: list[Future] = [f for t, f in ident.items() if t in wanted]
         for t in wanted:
             desc = BY_TYPE.get(t)
             if desc is None or t in ident:
                 continue
-            if desc.scope == "global":
-                futures.append(pool.submit(fetcher.listing, desc, GLOBAL_REGION))
-            elif desc.scope == "region":
-                futures += [pool.submit(fetcher.listing, desc, region) for region in regions]
+            for region in (
+                [GLOBAL_REGION] if desc.scope == "global" else regions if desc.scope == "region" else []
+            ):
+                submit(t, region, fetcher.listing, desc, region)
         projects = ident["projects"].result()
         users = ident["users"].result()
         # Per-project and per-user calls are many small requests: spread them over the pool in chunks.
         if "quotas" in wanted:
             for chunk in _chunks([p["id"] for p in projects.objects], CHUNK):
-                futures += [
-                    pool.submit(fetcher.quotas, region, service, chunk)
-                    for region in regions
-                    for service in QUOTA_CALLS
-                ]
+                for region in regions:
+                    for service in QUOTA_CALLS:
+                        submit("quotas", region, fetcher.quotas, region, service, chunk)
         if "keypairs" in wanted:
             calls = [(BY_TYPE["keypairs"].path, {"user_id": u["id"]}) for u in users.objects]
             for chunk in _chunks(calls, CHUNK):
-                futures += [
-                    pool.submit(fetcher.listing, BY_TYPE["keypairs"], region, chunk) for region in regions
-                ]
-        for future in futures:
-            listing = future.result()
-            listings.append(listing)
-            if progress:
-                progress("fetched", listing)
-        for t, future in ident.items():
-            if t not in wanted and t in identity_needed:
-                listings.append(future.result())
-    listings = _merge(listings)
-    for listing in listings:
-        if listing.type == "keypairs":  # keypairs come wrapped: {"keypair": {...}}
-            listing.objects = [k.get("keypair", k) for k in listing.objects]
-        if listing.type == "availability_zones":  # "internal" holds control-plane services, not placements
-            listing.objects = [z for z in listing.objects if z.get("zoneName") != "internal"]
-    return listings
+                for region in regions:
+                    submit("keypairs", region, fetcher.listing, BY_TYPE["keypairs"], region, chunk)
+        arrived: dict[tuple[str, str], list[Listing]] = {}
+        for future in as_completed(futures):
+            part = future.result()
+            key = (part.type, part.region)
+            arrived.setdefault(key, []).append(part)
+            if len(arrived[key]) == parts[key]:
+                yield _cleaned(_merge(arrived.pop(key)))
+
+
+def fetch_all(fetcher: _Fetcher, regions: list[str], wanted: list[str]) -> list[Listing]:
+    return list(_iter_listings(fetcher, regions, wanted))
+
+
+def _cleaned(listing: Listing) -> Listing:
+    if listing.type == "keypairs":  # keypairs come wrapped: {"keypair": {...}}
+        listing.objects = [k.get("keypair", k) for k in listing.objects]
+    if listing.type == "availability_zones":  # "internal" holds control-plane services, not placements
+        listing.objects = [z for z in listing.objects if z.get("zoneName") != "internal"]
+    return listing
 
 
 def _chunks(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
 
 
-def _merge(listings: list[Listing]) -> list[Listing]:
-    """One listing per (type, region) out of the chunks it was fetched in."""
-    merged: dict[tuple[str, str], Listing] = {}
-    for part in listings:
-        key = (part.type, part.region)
-        if key not in merged:
-            merged[key] = Listing(
-                part.type, part.region, list(part.objects), part.complete, part.error, part.duration_s
-            )
-            continue
-        whole = merged[key]
+def _merge(parts: list[Listing]) -> Listing:
+    """One listing out of the chunks of one (type, region)."""
+    whole = Listing(parts[0].type, parts[0].region, [], True, None, 0.0)
+    for part in parts:
         whole.objects.extend(part.objects)
         whole.complete = whole.complete and part.complete
         whole.error = "; ".join(e for e in (whole.error, part.error) if e) or None
         whole.duration_s = max(whole.duration_s, part.duration_s)
-    return list(merged.values())
+    return whole
 
 
-def _store(writer: RunWriter, listings: list[Listing]) -> None:
-    by = {(lst.type, lst.region): lst for lst in listings}
-    projects = by.get(("projects", GLOBAL_REGION), Listing("projects", GLOBAL_REGION)).objects
-    domains = by.get(("domains", GLOBAL_REGION), Listing("domains", GLOBAL_REGION)).objects
-    for listing in listings:
-        if listing.type not in writer.types:
-            continue
-        networks = by.get(("networks", listing.region), Listing("networks", listing.region)).objects
-        lookups = Lookups.from_raw(projects, domains, networks)
-        writer.write_type(
+class _IncrementalStore:
+    """Stores listings as they arrive, holding back those whose enrichment needs a listing not yet here."""
+
+    def __init__(self, writer: RunWriter) -> None:
+        self.writer = writer
+        self.seen: dict[tuple[str, str], Listing] = {}
+        self.waiting: list[Listing] = []
+
+    def _ready(self, listing: Listing) -> bool:
+        needs = [("projects", GLOBAL_REGION), ("domains", GLOBAL_REGION)]
+        if listing.type == "ports" and "networks" in self.writer.types:
+            needs.append(("networks", listing.region))  # ports without a project inherit their network's
+        return all(key in self.seen for key in needs)
+
+    def add(self, listing: Listing) -> None:
+        self.seen[(listing.type, listing.region)] = listing
+        self.waiting.append(listing)
+        still = []
+        for item in self.waiting:
+            if self._ready(item):
+                self._write(item)
+            else:
+                still.append(item)
+        self.waiting = still
+
+    def flush(self) -> None:
+        for item in self.waiting:
+            self._write(item)
+        self.waiting = []
+
+    def _write(self, listing: Listing) -> None:
+        if listing.type not in self.writer.types:
+            return
+
+        def objects(kind: str, region: str = GLOBAL_REGION) -> list[dict[str, Any]]:
+            found = self.seen.get((kind, region))
+            return found.objects if found else []
+
+        lookups = Lookups.from_raw(
+            objects("projects"), objects("domains"), objects("networks", listing.region)
+        )
+        self.writer.write_type(
             listing.type,
             listing.region,
             listing.objects,
