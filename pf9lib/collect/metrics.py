@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,6 +131,16 @@ class _TargetError(Exception):
     pass
 
 
+def run_async(coro):
+    """asyncio.run, also from inside a running loop (a notebook's): then in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def _parse_into(result: TargetResult, text: str) -> None:
     try:
         if result.target.kind == NODE:
@@ -161,7 +172,7 @@ def run_cycle(
     started = now or datetime.now(UTC)
     batch_id = ms.new_batch_id(started)
     t0 = time.monotonic()
-    results = asyncio.run(scrape_all(targets, options))
+    results = run_async(scrape_all(targets, options))
     fetch_s = time.monotonic() - t0
     t1 = time.monotonic()
     result = store_results(data_dir, results, batch_id, started, options, source="scrape", fetch_s=fetch_s)
@@ -202,8 +213,6 @@ def store_results(
         "vms": len(vms),
         "samples": sum(r.samples for r in results),
         "fetch_s": fetch_s,
-        "parse_s": None,
-        "store_s": None,
         "error": None if any(r.up for r in results) or not results else "no target reachable",
     }
     ms.write_batch(

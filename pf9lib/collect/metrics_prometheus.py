@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from pf9lib.collect.metrics import CycleResult, MetricsOptions, TargetResult, merge_latest
+from pf9lib.collect.metrics import CycleResult, MetricsOptions, TargetResult, merge_latest, run_async
 from pf9lib.collect.metrics_parse import LIBVIRT_METRICS, NODE_METRICS, libvirt_readings, node_reading
 from pf9lib.collect.metrics_targets import LIBVIRT, NODE, Host, Target
 from pf9lib.errors import Pf9Error
@@ -112,7 +112,7 @@ def import_range(
         last = min(total, first + per_chunk) - 1
         t0 = time.monotonic()
         a, b = start.timestamp() + first * step_s, start.timestamp() + last * step_s
-        series = asyncio.run(_fetch(base_url, a, b, step_s, options.timeout_s * 6))
+        series = run_async(_fetch(base_url, a, b, step_s, options.timeout_s * 6))
         fetch_s = time.monotonic() - t0
         results.append(_store_chunk(data_dir, series, resolver, options, base_url, fetch_s))
     return results
@@ -205,8 +205,6 @@ def _store_chunk(
         "vms": len(vm_rows),
         "samples": sum(len(s.values) for s in series),
         "fetch_s": fetch_s,
-        "parse_s": None,
-        "store_s": None,
         "error": None if steps else f"no exporter series in Prometheus at {base_url} for this range",
     }
     from pf9lib.collect.metrics import _target_row

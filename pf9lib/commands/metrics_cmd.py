@@ -112,20 +112,21 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     data_dir = _data_dir(args)
     options = _options(args)
-    hosts = _hosts(args, data_dir)
     interval = parse_duration(args.every) if args.every else None
     if args.prometheus_url:
-        return _prometheus_loop(args, data_dir, hosts, options, interval)
-    if not hosts:
-        raise ConfigError(
-            f"no hosts to scrape: pass --hosts, set PF9_HOSTS, or run `pf9wb collect` first so the "
-            f"hypervisors of {data_dir} give them"
-        )
+        return _prometheus_loop(args, data_dir, _hosts(args, data_dir), options, interval)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     ports = {"node": args.node_port, "libvirt": args.libvirt_port}
-    targets = build_targets(hosts, ports, args.target_template, kinds)
     code = 0
     for _ in _ticks(interval):
+        # Every cycle asks again: hypervisors added to the inventory since are scraped too.
+        hosts = _hosts(args, data_dir)
+        if not hosts:
+            raise ConfigError(
+                f"no hosts to scrape: pass --hosts, set PF9_HOSTS, or run `pf9wb collect` first so the "
+                f"hypervisors of {data_dir} give them"
+            )
+        targets = build_targets(hosts, ports, args.target_template, kinds)
         code = _one_cycle(data_dir, targets, options, not args.no_textfile)
     return code
 

@@ -101,7 +101,7 @@ TARGET_SCHEMA = pa.schema(
 CYCLE_SCHEMA = pa.schema(
     _fields(
         "batch_id:str source:str started_at:ts ended_at:ts targets:int up:int down:int hosts:int vms:int "
-        "samples:int fetch_s:float parse_s:float store_s:float error:str"
+        "samples:int fetch_s:float error:str"
     )
 )
 ALERT_STATE_SCHEMA = pa.schema(
@@ -203,16 +203,20 @@ def write_batch(
     )
 
 
+def latest_batch(data_dir: Path | str) -> str | None:
+    """The batch id of the newest complete latest state (its hosts file exists), None when there is none."""
+    files = sorted(MetricsLayout(data_dir).latest_dir.glob("*.hosts.parquet"))
+    return files[-1].name.removesuffix(".hosts.parquet") if files else None
+
+
 def read_latest(data_dir: Path | str) -> tuple[str | None, pa.Table, pa.Table, pa.Table]:
     """(batch id, hosts, vms, alert state) of the newest complete latest state; empty tables when none."""
-    files = sorted(MetricsLayout(data_dir).latest_dir.glob("*.hosts.parquet"))
-    if not files:
+    batch = latest_batch(data_dir)
+    if batch is None:
         return None, *(schema.empty_table() for _, schema in _LATEST_PARTS)
-    newest = files[-1]
-    batch = newest.name.removesuffix(".hosts.parquet")
     parts = []
     for suffix, schema in _LATEST_PARTS:
-        path = newest.with_name(f"{batch}.{suffix}.parquet")
+        path = MetricsLayout(data_dir).latest_dir / f"{batch}.{suffix}.parquet"
         parts.append(_conform(pq.read_table(path), schema) if path.exists() else schema.empty_table())
     return batch, parts[0], parts[1], parts[2]
 
@@ -390,7 +394,7 @@ def attach_views(con: duckdb.DuckDBPyConnection, data_dir: Path | str) -> list[s
                 f"(SELECT * EXCLUDE (filename) FROM {src} "
                 f"QUALIFY row_number() OVER (PARTITION BY period, {key} ORDER BY filename DESC) = 1)"
             )
-    batch, *_ = read_latest(data_dir) if lay.latest_dir.exists() else (None,)
+    batch = latest_batch(data_dir)
     for suffix, schema in _LATEST_PARTS:
         path = lay.latest_dir / f"{batch}.{suffix}.parquet"
         name = "metric_alert_state" if suffix == "alerts" else f"metric_latest_{suffix}"
