@@ -234,6 +234,8 @@ def main() -> None:
         server.terminate()
         server.join(10)
     steady = cycles[-1]
+    # Every sample line on the pages is scanned; only the metrics the derivations use are parsed into samples.
+    page_samples = args.hosts * (len(parse_samples(node)) + len(parse_samples(lv)))
     write_results(
         "bench_metrics",
         {
@@ -244,6 +246,8 @@ def main() -> None:
             "target_cycle_s": 5.0,
             "cycle_s": steady["wall_s"],
             "samples_per_s": steady["samples_per_s"],
+            "page_samples_scanned": page_samples,
+            "page_samples_scanned_per_s": round(page_samples / steady["wall_s"]),
             "meets_target": steady["wall_s"] <= 5.0,
             "cycles": cycles,
             "parser": parser_comparison(node, lv),

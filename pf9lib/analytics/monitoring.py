@@ -14,8 +14,24 @@ from typing import Any
 
 import pandas as pd
 
+from pf9lib.analytics.monitoring_alerts import alerts, load_rules
 from pf9lib.collect.metrics_parse import DomainReading, NodeReading
 from pf9lib.store.metrics_store import attach_views
+
+__all__ = [
+    "alerts",
+    "average_host_usage",
+    "cycles",
+    "host_row",
+    "latest_hosts",
+    "latest_vms",
+    "load_rules",
+    "series",
+    "target_status",
+    "top_hosts",
+    "vm_hotspots",
+    "vm_row",
+]
 
 NO_RATE_YET = "no rate yet"
 COUNTER_RESET = "counter reset"
