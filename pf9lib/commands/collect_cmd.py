@@ -61,6 +61,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
                 progress.close()
         _print_summary(result)
         worst = max(worst, result.exit_code, key=lambda c: {0: 0, 3: 1, 1: 2}[c])
+    # The workbench's own metrics, for node_exporter's textfile collector.
+    from pf9lib.collect.metrics_textfile import write_workbench_textfile
+
+    write_workbench_textfile(settings.data_dir)
     return worst
 
 
