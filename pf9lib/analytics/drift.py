@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from pf9lib.analytics.change_log import change_log
 from pf9lib.analytics.drift_events import (
     acknowledge,
     acknowledgements,
@@ -65,7 +66,10 @@ def _now(now: datetime | None) -> datetime:
 def totals(store: Store | Path | str) -> pd.DataFrame:
     """One row: events, open, acknowledged, open per severity."""
     store = as_store(store)
-    view = state_view(store)
+    return _totals(store, state_view(store))
+
+
+def _totals(store: Store, view: str) -> pd.DataFrame:
     return store.sql(f"""
         SELECT count(*)::BIGINT AS events,
                count(*) FILTER (WHERE NOT acknowledged)::BIGINT AS open,
@@ -80,7 +84,10 @@ def totals(store: Store | Path | str) -> pd.DataFrame:
 def open_by_severity(store: Store | Path | str) -> pd.DataFrame:
     """Open events per severity, every severity listed (critical first), zero when none."""
     store = as_store(store)
-    view = state_view(store)
+    return _open_by_severity(store, state_view(store))
+
+
+def _open_by_severity(store: Store, view: str) -> pd.DataFrame:
     got = store.sql(
         f"SELECT severity, count(*)::BIGINT AS open FROM {view} WHERE NOT acknowledged GROUP BY 1"
     )
@@ -91,7 +98,10 @@ def open_by_severity(store: Store | Path | str) -> pd.DataFrame:
 def open_by_type(store: Store | Path | str) -> pd.DataFrame:
     """Open events per resource type and severity, most open first."""
     store = as_store(store)
-    view = state_view(store)
+    return _open_by_type(store, state_view(store))
+
+
+def _open_by_type(store: Store, view: str) -> pd.DataFrame:
     return store.sql(f"""
         SELECT type,
                count(*) FILTER (WHERE severity = 'critical')::BIGINT AS critical,
@@ -105,7 +115,10 @@ def open_by_type(store: Store | Path | str) -> pd.DataFrame:
 def daily_trend(store: Store | Path | str, days: int = 7, now: datetime | None = None) -> pd.DataFrame:
     """New events per UTC day for the last `days` days (today included), per severity; zero-filled."""
     store = as_store(store)
-    view = state_view(store)
+    return _daily_trend(store, state_view(store), days, now)
+
+
+def _daily_trend(store: Store, view: str, days: int, now: datetime | None) -> pd.DataFrame:
     end = _now(now).date()
     start = end - timedelta(days=days - 1)
     got = store.sql(
@@ -125,11 +138,12 @@ def daily_trend(store: Store | Path | str, days: int = 7, now: datetime | None =
 def summary(store: Store | Path | str, days: int = 7, now: datetime | None = None) -> dict[str, pd.DataFrame]:
     """totals, open_by_severity, open_by_type and a `days`-day daily trend, in one call."""
     store = as_store(store)
+    view = state_view(store)
     return {
-        "totals": totals(store),
-        "open_by_severity": open_by_severity(store),
-        "open_by_type": open_by_type(store),
-        "trend": daily_trend(store, days, now),
+        "totals": _totals(store, view),
+        "open_by_severity": _open_by_severity(store, view),
+        "open_by_type": _open_by_type(store, view),
+        "trend": _daily_trend(store, view, days, now),
     }
 
 
@@ -220,8 +234,8 @@ def _count(store: Store, view: str, where: str, params: list[Any]) -> int:
 
 
 def event_detail(store: Store | Path | str, event_id: str) -> dict[str, Any]:
-    """One event (`event`, a dict), every acknowledgement record of it (`acks`) and the object's stored
-    history rows (`history`: time, run, change, changed fields). Pf9Error when the id is unknown."""
+    """One event (`event`, a dict), every acknowledgement record of it (`acks`) and the object's changes
+    (`history`: time, run, change, changed fields). Pf9Error when the id is unknown."""
     store = as_store(store)
     view = state_view(store)
     row = store.sql(f"SELECT {EVENT_COLUMNS} FROM {view} WHERE event_id = ?", [event_id])
@@ -229,10 +243,9 @@ def event_detail(store: Store | Path | str, event_id: str) -> dict[str, Any]:
         raise Pf9Error(f"no drift event {event_id!r}: list them with `pf9wb drift events`")
     event = row.iloc[0].to_dict()
     history = store.sql(
-        f"""SELECT observed_at AS time, run_id, change, changed_fields, name
-            FROM "{event["type"]}_history" WHERE cloud = ? AND region = ? AND id = ?
-            ORDER BY observed_at, run_id""",
-        [event["cloud"], event["region"], event["object_id"]],
+        f"""SELECT time, run_id, kind AS change, changed_fields, name FROM {change_log(store)}
+            WHERE type = ? AND cloud = ? AND region = ? AND id = ? ORDER BY time, run_id""",
+        [event["type"], event["cloud"], event["region"], event["object_id"]],
     )
     return {"event": event, "acks": acknowledgements(store, event_id), "history": history}
 

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from pf9lib.analytics.change_log import materialised
 from pf9lib.analytics.drift_rules import (
     DELETED_FIELD,
     Rule,
@@ -93,10 +94,11 @@ def event_id(rule_id: str, cloud: str, region: str, object_id: str, run_id: str)
 
 
 def state_view(store: Store) -> str:
-    """(Re)create the view of every drift event (once each) with its ack state; returns its name."""
+    """Name of the table of every drift event (once each) with its acknowledgement state, kept current."""
     events, acks = store.events(EVENTS_KIND), store.events(ACKS_KIND)
-    store.con.execute(f"""
-        CREATE OR REPLACE VIEW {STATE_VIEW} AS
+    # Both kinds are append-only and every append adds rows: the counts move whenever anything was added.
+    signature = f'SELECT (SELECT count(*) FROM "{events}"), (SELECT count(*) FROM "{acks}")'
+    build = f"""
         WITH ev AS (
             SELECT * FROM "{events}"
             QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY evaluated_at) = 1
@@ -109,8 +111,8 @@ def state_view(store: Store) -> str:
                CASE WHEN latest.action = 'ack' THEN latest.acked_at END AS acked_at,
                CASE WHEN latest.action = 'ack' THEN latest.note END AS ack_note
         FROM ev LEFT JOIN latest USING (event_id)
-    """)
-    return STATE_VIEW
+    """
+    return materialised(store, STATE_VIEW, signature, build)
 
 
 # -- evaluation -----------------------------------------------------------------------------------------
@@ -136,8 +138,17 @@ def evaluate_run(store_or_data_dir: Store | Path | str, run_id: str) -> pd.DataF
         by_type: dict[str, list[Rule]] = defaultdict(list)
         for rule in rules:
             by_type[rule.type].append(rule)
+        # The run's own per-type counts say which types have anything to compare: skip the others' history.
+        moved = {
+            r[0]
+            for r in store.con.execute(
+                "SELECT type FROM run_types WHERE run_id = ? GROUP BY type HAVING sum(updated + deleted) > 0",
+                [run_id],
+            ).fetchall()
+        }
         for kind, type_rules in by_type.items():
-            found += _type_events(store, kind, type_rules, run_id, run[2], now)
+            if kind in moved:
+                found += _type_events(store, kind, type_rules, run_id, run[2], now)
         found = [e for e in found if not ignore.ignores(e["type"], e["object_id"], e["name"], e["field"])]
         view = store.events(EVENTS_KIND)
         stored = {

@@ -75,7 +75,9 @@ def write_runs(data_dir: Path, *states: list[dict]) -> list[str]:
     runs = []
     for n, objects in enumerate(states):
         with RunWriter(data_dir, "c1", ["r1"], ["servers"], started_at=T0 + timedelta(days=n)) as writer:
-            writer.write_type("servers", "r1", normalize("servers", objects, Lookups()), True)
+            writer.write_type(
+                "servers", "r1", objects, True, lambda raws: normalize("servers", raws, Lookups())
+            )
         runs.append(writer.run_id)
     return runs
 
