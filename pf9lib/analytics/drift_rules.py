@@ -21,7 +21,8 @@ Files an operator edits, both under `<data_dir>/drift/` and both optional:
     !ports.4b1e….status            # `!` re-includes what an earlier line ignored (the last match wins)
     servers.*.deleted              # deletions are the field `deleted`
 
-Patterns use shell wildcards (``*``, ``?``, ``[...]``); a literal dot inside the id part is written ``\\.``.
+Patterns use shell wildcards (``*``, ``?``, ``[...]``); a literal dot inside the id part is written ``\\.``;
+``#`` starts a comment at the beginning of a line or after a space.
 Exactly three parts are required: a line that is not ``TYPE.ID-OR-GLOB.FIELD``, names an unknown type, or a
 field the type does not have is an error (nothing is evaluated until it is fixed).
 
@@ -256,7 +257,7 @@ def parse_ignore(text: str, source: str = "ignore") -> IgnoreList:
     """Parse ignore-file text; Pf9Error naming the first malformed line."""
     patterns = []
     for n, original in enumerate(text.splitlines(), start=1):
-        line = original.strip()
+        line = re.split(r"\s#", original, maxsplit=1)[0].strip()  # a comment may also end a line
         if not line or line.startswith("#"):
             continue
         negate = line.startswith("!")

@@ -8,6 +8,19 @@ from pathlib import Path
 
 from pf9lib.errors import Pf9Error
 
+FILES_HELP = """\
+files (both optional, under <data-dir>/drift/; `pf9wb drift check` validates them):
+  rules.yaml   extra rules on any type and column:
+                 rules:
+                   - {type: servers, field: key_name, severity: warning, meaning: key pair replaced}
+               keys: type, field (a column of the type), severity (critical|warning|info), and optional
+               id (default TYPE.FIELD), meaning, enabled
+  ignore       known noise, one TYPE.ID-OR-GLOB.FIELD per line (the id part also matches names), e.g.
+                 ports.*.status
+                 snapshots.auto-*.deleted        # deletions are the field `deleted`
+                 !ports.3f2a0c1e-aaaa.status     # `!` re-includes; the last matching line wins
+               wildcards * ? [..]; write a dot inside an id as \\.; `#` starts a comment
+"""
 _LIST_COLUMNS = [
     "event_id",
     "observed_at",
@@ -21,7 +34,12 @@ _LIST_COLUMNS = [
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    drift = subparsers.add_parser("drift", help="drift events: evaluate, list, acknowledge; manage the rules")
+    drift = subparsers.add_parser(
+        "drift",
+        help="drift events: evaluate, list, acknowledge; manage the rules",
+        epilog=FILES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = drift.add_subparsers(dest="drift_command", metavar="ACTION")
     sub.required = True
 

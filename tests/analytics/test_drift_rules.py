@@ -195,7 +195,7 @@ def test_ignore_patterns_globs_names_negation_and_escaped_dots():
         "servers.ci-runner-*.vm_state\n"
         "*.srv-9.*\n"
         "images.ubuntu-22\\.04.visibility\n"
-        "snapshots.auto-*.deleted\n"
+        "snapshots.auto-*.deleted   # retention pruning\n"
     )
     assert ignore.ignores("ports", "any", None, "status")
     assert not ignore.ignores("ports", "keep-me", None, "status")
@@ -297,3 +297,26 @@ def test_actor_is_explicit_else_pf9wb_user_else_os_user(monkeypatch):
     assert current_actor() == "viewer-env"
     monkeypatch.delenv("PF9WB_USER")
     assert current_actor() == getpass.getuser()
+
+
+def test_an_open_store_sees_later_runs_events_and_acks(tmp_path):
+    """Analytics keep materialised tables per store: they must follow what is appended after it was opened."""
+    from pf9lib.analytics import drift, history
+
+    data = tmp_path / "data"
+    runs = write_runs(data, [server(1), server(2)], [server(1, status="SHUTOFF"), server(2)])
+    store = open_store(data)
+    assert drift.totals(store)["events"][0] == 0
+    before = history.most_changed(store, limit=5)
+    evaluate_run(store, runs[1])
+    assert drift.totals(store).iloc[0][["events", "open"]].tolist() == [1, 1]
+    drift.acknowledge(store, drift.events(store)["event_id"].tolist(), note="ok", actor="t")
+    assert drift.totals(store).iloc[0][["open", "acknowledged"]].tolist() == [0, 1]
+    with RunWriter(data, "c1", ["r1"], ["servers"], started_at=T0 + timedelta(days=5)) as writer:
+        objects = [server(1, status="ACTIVE"), server(2, hostId="h9")]
+        writer.write_type("servers", "r1", objects, True, lambda raws: normalize("servers", raws, Lookups()))
+    after = history.most_changed(store, limit=5).set_index("id")["changes"].to_dict()
+    assert before.set_index("id")["changes"].to_dict() == {"srv-1": 1}
+    assert after == {"srv-1": 2, "srv-2": 1}
+    evaluate_run(store, writer.run_id)
+    assert drift.totals(store).iloc[0][["events", "open"]].tolist() == [3, 2]
