@@ -65,6 +65,7 @@ def main() -> None:
         changes = len(sim.client.advance(24)["changes"])
         second = collect_cloud(settings, data)
         second_bytes = dir_bytes(data / "store") - first_bytes
+        rss_collect_mb = peak_rss_mb()
 
         t = time.perf_counter()
         workbook = export_rvtools(open_store(data), tmp / "out")
@@ -93,6 +94,7 @@ def main() -> None:
             "d_second_run_fetch_s": round(second.fetch_s, 2),
             "d_second_run_ingest_and_change_detection_s": round(second.store_s, 2),
             "e_peak_rss_mb": round(rss_mb),
+        "e_peak_rss_mb_after_collects_before_export": round(rss_collect_mb),
         "e_peak_rss_mb_incl_sdk_comparison": round(peak_rss_mb()),
             "f_first_run_bytes": first_bytes,
             "f_change_run_bytes": second_bytes,

@@ -15,7 +15,7 @@ import openstack
 
 from pf9lib.collect.descriptors import BY_TYPE, QUOTA_CALLS, Descriptor
 from pf9lib.collect.pager import ListingError, RetryPolicy, get_json, iter_pages
-from pf9lib.normalize.rows import Lookups, normalize
+from pf9lib.normalize.rows import Lookups, normalize_columns
 from pf9lib.store.writer import RunWriter, TypeStats
 
 GLOBAL_REGION = "global"  # Keystone objects belong to the cloud, not to a region
@@ -260,6 +260,9 @@ def _merge(parts: list[Listing]) -> Listing:
     return whole
 
 
+_LOOKUP_TYPES = frozenset({"projects", "domains", "networks"})
+
+
 class _IncrementalStore:
     """Stores listings as they arrive, holding back those whose enrichment needs a listing not yet here."""
 
@@ -306,7 +309,9 @@ class _IncrementalStore:
             listing.region,
             listing.objects,
             listing.complete,
-            partial(normalize, listing.type, lookups=lookups),
+            partial(normalize_columns, listing.type, lookups=lookups),
             listing.duration_s,
             listing.error,
         )
+        if listing.type not in _LOOKUP_TYPES:  # free the raw objects: only lookups are needed later
+            listing.objects = []

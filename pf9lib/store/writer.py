@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 from pf9lib.store.layout import Layout, write_parquet_atomic
@@ -44,12 +45,13 @@ def new_run_id(now: datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:6]
 
 
-def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), default=str)
+    # orjson: ~3x the stdlib's speed on API objects, and hashing every object is most of a quiet run.
+    return orjson.dumps(obj, default=str).decode()
 
 
 def hash_object(raw: dict[str, Any], volatile: frozenset[str]) -> tuple[str, str]:
@@ -59,16 +61,27 @@ def hash_object(raw: dict[str, Any], volatile: frozenset[str]) -> tuple[str, str
     caught later, when an "updated" object turns out to have no changed field.
     """
     if volatile.isdisjoint(raw):
-        digest = _digest(_dumps(raw))
+        digest = _digest(orjson.dumps(raw, default=str))
         return digest, digest
-    content_json = _dumps({k: v for k, v in raw.items() if k not in volatile})
-    rest = _dumps({k: raw[k] for k in volatile if k in raw})
-    return _digest(content_json), _digest(content_json + rest)
+    content = hashlib.blake2b(
+        orjson.dumps({k: v for k, v in raw.items() if k not in volatile}, default=str), digest_size=12
+    )
+    content_hash = content.hexdigest()
+    content.update(orjson.dumps({k: raw[k] for k in volatile if k in raw}, default=str))
+    return content_hash, content.hexdigest()
 
 
 def changed_fields(old: dict[str, Any], new: dict[str, Any], volatile: frozenset[str]) -> list[str]:
     keys = (set(old) | set(new)) - volatile
     return sorted(k for k in keys if old.get(k) != new.get(k))
+
+
+def _as_columns(rows_or_columns: list[dict[str, Any]] | dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """`to_rows` may give rows (list of dicts) or columns (dict of lists); the writer works on columns."""
+    if isinstance(rows_or_columns, dict):
+        return dict(rows_or_columns)
+    names = list(rows_or_columns[0]) if rows_or_columns else []
+    return {name: [row.get(name) for row in rows_or_columns] for name in names}
 
 
 class RunWriter:
@@ -124,14 +137,14 @@ class RunWriter:
         region: str,
         raws: list[dict[str, Any]],
         complete: bool,
-        to_rows: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+        to_rows: Callable[[list[dict[str, Any]]], list[dict[str, Any]] | dict[str, list[Any]]],
         duration_s: float = 0.0,
         error: str | None = None,
     ) -> TypeStats:
         """Store the listing of one type in one region.
 
-        `raws` are the API objects; `to_rows` turns a list of them into typed rows (each with "id" and
-        "raw") and is called only for the objects that changed, which keeps a run of few changes cheap.
+        `raws` are the API objects; `to_rows` turns a list of them into typed rows or columns (with "id")
+        and is called only for the objects that changed, which keeps a run of few changes cheap.
         """
         from pf9lib.normalize.rows import object_id
         from pf9lib.normalize.spec import TYPE_COLUMNS, VOLATILE_FIELDS
@@ -153,35 +166,35 @@ class RunWriter:
             elif before[1] != full_hash:
                 changed.append(("volatile", content_hash, full_hash, raw))
         gone = [obj_id for obj_id in previous if obj_id not in seen] if complete else []
-        rows = to_rows([raw for *_, raw in changed])
-        last_rows = self._last_rows(
-            kind, region, [r["id"] for r, c in zip(rows, changed, strict=True) if c[0] == "updated"] + gone
-        )
-        out: list[dict[str, Any]] = []
-        for row, (change, content_hash, full_hash, raw) in zip(rows, changed, strict=True):
+        columns = _as_columns(to_rows([raw for *_, raw in changed]))
+        updated = [i for i, c in zip(columns.get("id", []), changed, strict=True) if c[0] == "updated"]
+        last_rows = self._last_rows(kind, region, updated + gone)
+        kinds, fields_col = [], []
+        for obj_id, (change, _, _, raw) in zip(columns.get("id", []), changed, strict=True):
             fields = None
             if change == "updated":
-                fields = changed_fields(json.loads(last_rows[row["id"]]["raw"]), raw, volatile)
+                fields = changed_fields(json.loads(last_rows[obj_id]["raw"]), raw, volatile)
                 if not fields:  # only the key order moved
                     change = "volatile"
             setattr(stats, change, getattr(stats, change) + 1)
-            out.append(
-                {
-                    **row,
-                    "op": "upsert",
-                    "change": change,
-                    "changed_fields": fields,
-                    "content_hash": content_hash,
-                    "full_hash": full_hash,
-                }
-            )
-        for obj_id in gone:
-            tomb = dict(last_rows[obj_id])
-            tomb.update(op="delete", change="deleted", changed_fields=None)
-            out.append(tomb)
+            kinds.append(change)
+            fields_col.append(fields)
         stats.deleted = len(gone)
-        if out:
-            self._write_history(kind, region, out, TYPE_COLUMNS[kind])
+        if changed or gone:
+            columns.update(
+                op=["upsert"] * len(changed),
+                change=kinds,
+                changed_fields=fields_col,
+                content_hash=[c[1] for c in changed],
+                full_hash=[c[2] for c in changed],
+                raw=[_dumps(c[3]) for c in changed],
+            )
+            tombstones = []
+            for obj_id in gone:
+                tomb = dict(last_rows[obj_id])
+                tomb.update(op="delete", change="deleted", changed_fields=None)
+                tombstones.append(tomb)
+            self._write_history(kind, region, columns, tombstones, TYPE_COLUMNS[kind])
         with self._lock:
             self.stats.append(stats)
         return stats
@@ -208,15 +221,29 @@ class RunWriter:
         names = [d[0] for d in cursor.description]
         return {row[names.index("id")]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
 
-    def _write_history(self, kind: str, region: str, rows: list[dict[str, Any]], columns) -> None:
-        schema = history_schema(columns)
-        for row in rows:
-            row["run_id"] = self.run_id
-            row["observed_at"] = self.started_at
-            row["region"] = region
-            if isinstance(row.get("raw"), dict):
-                row["raw"] = _dumps(row["raw"])
-        table = pa.Table.from_pylist(rows, schema=schema)
+    def _write_history(
+        self,
+        kind: str,
+        region: str,
+        columns: dict[str, list[Any]],
+        tombstones: list[dict[str, Any]],
+        type_columns,
+    ) -> None:
+        schema = history_schema(type_columns)
+        n = len(columns.get("op", []))
+        constant = {"run_id": self.run_id, "observed_at": self.started_at, "region": region}
+        arrays = []
+        for field in schema:
+            if field.name in constant:
+                values = [constant[field.name]] * n
+            else:
+                values = columns.get(field.name, [None] * n)
+            arrays.append(pa.array(values, type=field.type))
+        table = pa.Table.from_arrays(arrays, schema=schema)
+        if tombstones:
+            for tomb in tombstones:
+                tomb.update(constant)
+            table = pa.concat_tables([table, pa.Table.from_pylist(tombstones, schema=schema)])
         date = self.started_at.strftime("%Y-%m-%d")
         name = f"{self.run_id}-{region}"
         write_parquet_atomic(table, self.layout.history_file(kind, self.cloud, date, name))
