@@ -130,9 +130,9 @@ def _print(df, columns: list[str] | None = None) -> None:
     if df.empty:
         print("(none)")
         return
-    shown = df[columns] if columns else df
-    with pd.option_context("display.max_colwidth", 40, "display.width", 200):
-        print(shown.to_string(index=False))
+    shown = (df[columns] if columns else df).astype(object)
+    shown = shown.where(pd.notna(shown), "")  # an empty cell, not NaN / None, for what is not set
+    print(shown.to_string(index=False, max_colwidth=48))
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
