@@ -67,6 +67,7 @@ def build_history(data: Path, days: int) -> None:
     """`days` + 1 runs of `large`, a simulated day apart, dated so the newest is now; drift evaluated after
     each run as `pf9wb collect` does."""
     tmp = data.parent
+    tmp.mkdir(parents=True, exist_ok=True)
     sim, settings = start_sim("large", tmp)
     first = datetime.now(UTC) - timedelta(days=days)
     try:

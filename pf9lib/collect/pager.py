@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
+
 from pf9lib.collect.descriptors import Descriptor
 
 PAGE_SIZE = 1000
@@ -60,7 +62,7 @@ def get_json(
         else:
             status = resp.status_code
             if status < 400:
-                return resp.json()
+                return orjson.loads(resp.content)  # 2-3x requests' stdlib decode on 1000-object pages
             last_error = f"HTTP {status}: {resp.text[:200]}"
             if status == 429:
                 retry_after = _retry_after(resp.headers.get("Retry-After"))
