@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -155,8 +156,12 @@ def collect_cloud(
     types: list[str] | None = None,
     progress: Callable[[str, Listing], None] | None = None,
     policy: RetryPolicy | None = None,
+    started_at: datetime | None = None,
 ) -> RunResult:
-    """One run for one cloud: every region, every type; listings that fail make the run partial."""
+    """One run for one cloud: every region, every type; listings that fail make the run partial.
+
+    `started_at` dates the run (default now): simulated histories use the simulated clock.
+    """
     from pf9lib import __version__
 
     wanted = list(types or [*BY_TYPE, "quotas"])
@@ -168,7 +173,9 @@ def collect_cloud(
             f"unknown resource type(s) {', '.join(unknown)}: choose from {', '.join(BY_TYPE)}, quotas"
         )
     fetcher, regions = _fetcher_for(settings, policy)
-    writer = RunWriter(data_dir, settings.cloud, regions, wanted, tool_version=__version__)
+    writer = RunWriter(
+        data_dir, settings.cloud, regions, wanted, started_at=started_at, tool_version=__version__
+    )
     store = _IncrementalStore(writer)
     try:
         started = time.perf_counter()

@@ -60,12 +60,31 @@ def cmd_collect(args: argparse.Namespace) -> int:
             if progress:
                 progress.close()
         _print_summary(result)
+        if result.status != "failed":
+            _evaluate_drift(settings.data_dir, result.run_id)
         worst = max(worst, result.exit_code, key=lambda c: {0: 0, 3: 1, 1: 2}[c])
     # The workbench's own metrics, for node_exporter's textfile collector.
     from pf9lib.collect.metrics_textfile import write_workbench_textfile
 
     write_workbench_textfile(settings.data_dir)
     return worst
+
+
+def _evaluate_drift(data_dir: Path, run_id: str) -> None:
+    """Drift events of the new run; a broken rules file warns but never fails a collect that worked."""
+    from pf9lib.analytics.drift_events import evaluate_run
+    from pf9lib.errors import Pf9Error
+
+    try:
+        events = evaluate_run(data_dir, run_id)
+    except Pf9Error as exc:
+        print(f"pf9wb: warning: drift not evaluated: {exc}", file=sys.stderr)
+        return
+    if len(events):
+        counts = events["severity"].value_counts().to_dict()
+        print(
+            "drift: " + ", ".join(f"{n} {sev}" for sev, n in sorted(counts.items())) + " (pf9wb drift events)"
+        )
 
 
 class _ProgressBar:
