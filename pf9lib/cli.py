@@ -9,7 +9,15 @@ import sys
 from pf9lib.errors import Pf9Error
 
 # Command groups, each a module in pf9lib.commands with register(subparsers).
-COMMAND_MODULES = ("config_cmd", "sim_cmd", "collect_cmd", "demo_cmd", "drift_cmd", "metrics_cmd")
+COMMAND_MODULES = (
+    "config_cmd",
+    "sim_cmd",
+    "collect_cmd",
+    "demo_cmd",
+    "drift_cmd",
+    "metrics_cmd",
+    "schedule_cmd",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

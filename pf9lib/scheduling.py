@@ -1,0 +1,289 @@
+"""Scheduled notebook jobs: declared in scheduled/jobs.yaml, run with papermill under an outer timeout.
+
+Each run writes `<data_dir>/reports/<job>/<UTC timestamp>/` holding the executed notebook, an HTML report
+without code (plotly inlined, so it works offline) and whatever files the notebook writes to its `output_dir`
+(xlsx …), and appends a run record (start, end, status, failing cell, error) to the store as a
+`schedule_runs` event. `run_due` is what cron or a systemd timer calls every few minutes: a job runs when its
+cron schedule fired since its last recorded run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import yaml
+
+from pf9lib.errors import ConfigError
+from pf9lib.store.events import append_events, register_event_kind
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_JOBS = REPO / "scheduled" / "jobs.yaml"
+RUNS_KIND = "schedule_runs"
+EXPORT_RENDERER = "plotly_mimetype+notebook"  # inlines plotly.js: the HTML works offline
+LOOKBACK = timedelta(days=7)  # how far back run-due looks for a missed fire time
+
+register_event_kind(
+    RUNS_KIND,
+    pa.schema(
+        [
+            ("run_id", pa.string()),
+            ("job", pa.string()),
+            ("notebook", pa.string()),
+            ("started_at", pa.timestamp("us", tz="UTC")),
+            ("ended_at", pa.timestamp("us", tz="UTC")),
+            ("status", pa.string()),  # success | failed | timeout
+            ("failing_cell", pa.int64()),  # index of the first cell with an error (None when none)
+            ("error", pa.string()),
+            ("output_dir", pa.string()),
+        ]
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    notebook: Path
+    schedule: str
+    timeout_s: float = 600.0
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------- cron
+
+_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
+
+
+def _field(text: str, lo: int, hi: int, expr: str) -> set[int]:
+    values: set[int] = set()
+    for part in text.split(","):
+        body, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if body == "*":
+            start, end = lo, hi
+        elif "-" in body:
+            a, b = body.split("-", 1)
+            start, end = int(a), int(b)
+        else:
+            start = int(body)
+            end = hi if step_text else start
+        if step < 1 or start < lo or end > hi or start > end:
+            raise ConfigError(f"cron field {part!r} of {expr!r} is out of range {lo}-{hi}")
+        values.update(range(start, end + 1, step))
+    return values
+
+
+def parse_cron(expr: str) -> tuple[set[int], ...]:
+    """Five fields (minute hour day-of-month month day-of-week; Sunday 0 or 7) of numbers, *, a-b, lists and
+    /steps. ConfigError names the bad part."""
+    parts = expr.split()
+    if len(parts) != 5:
+        raise ConfigError(f"cron schedule {expr!r} needs 5 fields: minute hour day month weekday")
+    try:
+        sets = [
+            _field(p, lo, hi + (1 if i == 4 else 0), expr)  # weekday 7 is Sunday too
+            for i, (p, (lo, hi)) in enumerate(zip(parts, _RANGES, strict=True))
+        ]
+    except ValueError:
+        raise ConfigError(f"cron schedule {expr!r}: fields are numbers, *, a-b, lists and /steps") from None
+    if 7 in sets[4]:
+        sets[4] = (sets[4] - {7}) | {0}
+    return tuple(sets) + (parts[2] == "*", parts[4] == "*")
+
+
+def cron_matches(expr: str, when: datetime) -> bool:
+    """Whether the minute `when` (UTC) is a fire time of `expr` (cron's rule: when both day fields are
+    restricted, either may match)."""
+    minute, hour, dom, month, dow, dom_any, dow_any = parse_cron(expr)
+    when = when.astimezone(UTC)
+    if when.minute not in minute or when.hour not in hour or when.month not in month:
+        return False
+    day_ok, wday_ok = when.day in dom, (when.isoweekday() % 7) in dow
+    if dom_any or dow_any:
+        return day_ok and wday_ok
+    return day_ok or wday_ok
+
+
+def last_fire_time(expr: str, now: datetime, lookback: timedelta = LOOKBACK) -> datetime | None:
+    """The latest fire time of `expr` at or before `now` within `lookback`, else None."""
+    parse_cron(expr)  # fail early on a bad expression
+    t = now.astimezone(UTC).replace(second=0, microsecond=0)
+    stop = t - lookback
+    while t > stop:
+        if cron_matches(expr, t):
+            return t
+        t -= timedelta(minutes=1)
+    return None
+
+
+# --------------------------------------------------------------------------------------------- jobs
+
+
+def load_jobs(path: Path | str = DEFAULT_JOBS) -> list[Job]:
+    """Jobs from a YAML file `jobs: [{name, notebook, schedule, timeout, parameters}]`; notebook paths are
+    relative to the file's directory's parent (the repository) when not absolute."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"no jobs file at {path}: create it or pass --jobs")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}".splitlines()[0]) from None
+    jobs = []
+    for n, item in enumerate(data.get("jobs") or []):
+        if not isinstance(item, dict) or not {"name", "notebook", "schedule"} <= item.keys():
+            raise ConfigError(f"{path}: job {n + 1} needs name, notebook and schedule")
+        notebook = Path(item["notebook"])
+        if not notebook.is_absolute():
+            notebook = path.parent.parent / notebook
+        parse_cron(str(item["schedule"]))
+        jobs.append(
+            Job(
+                name=str(item["name"]),
+                notebook=notebook,
+                schedule=str(item["schedule"]),
+                timeout_s=float(item.get("timeout", 600)),
+                parameters=dict(item.get("parameters") or {}),
+            )
+        )
+    names = [j.name for j in jobs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: job names must be unique")
+    return jobs
+
+
+def find_job(jobs: list[Job], name: str) -> Job:
+    for job in jobs:
+        if job.name == name:
+            return job
+    raise ConfigError(f"no job named {name!r}: `pf9wb schedule list` shows {', '.join(j.name for j in jobs)}")
+
+
+def run_records(data_dir: Path | str) -> pd.DataFrame:
+    """Every recorded job run, newest first."""
+    from pf9lib.store.reader import open_store
+
+    store = open_store(data_dir)
+    try:
+        view = store.events(RUNS_KIND)
+        return store.sql(f'SELECT * FROM "{view}" ORDER BY started_at DESC')
+    finally:
+        store.close()
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    job: str
+    started_at: datetime
+    ended_at: datetime
+    status: str
+    output_dir: Path
+    failing_cell: int | None = None
+    error: str | None = None
+    files: list[Path] = field(default_factory=list)
+
+
+def _failing_cell(notebook: Path) -> tuple[int | None, str | None]:
+    import nbformat
+
+    if not notebook.exists():
+        return None, None
+    nb = nbformat.read(notebook, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                return i, f"{out.get('ename')}: {out.get('evalue')}"[:500]
+    return None, None
+
+
+def run_job(job: Job, data_dir: Path | str, now: datetime | None = None) -> RunRecord:
+    """Run one job now: papermill under the job's timeout, then HTML without code; record the run."""
+    data_dir = Path(data_dir).resolve()
+    started = (now or datetime.now(UTC)).astimezone(UTC)
+    out_dir = data_dir / "reports" / job.name / started.strftime("%Y%m%dT%H%M%SZ")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / job.notebook.name
+    params = {
+        **job.parameters,
+        "data_dir": str(data_dir),
+        "output_dir": str(out_dir),
+        "plotly_renderer": EXPORT_RENDERER,
+    }
+    cmd = [sys.executable, "-m", "papermill", "--no-progress-bar", str(job.notebook), str(executed)]
+    for key, value in params.items():
+        # -r keeps strings as given; -p lets papermill read numbers and booleans.
+        cmd += ["-r" if isinstance(value, str) else "-p", key, str(value)]
+    status, error, failing = "success", None, None
+    log = out_dir / "papermill.log"
+    try:
+        # The outer timeout: papermill can hang when a kernel dies, so the whole run is bounded.
+        with open(log, "wb") as fh:
+            proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=job.timeout_s, cwd=REPO)
+        if proc.returncode != 0:
+            status = "failed"
+            failing, error = _failing_cell(executed)
+            error = error or log.read_text(errors="replace").strip().splitlines()[-1:][0][:500]
+    except subprocess.TimeoutExpired:
+        status, error = "timeout", f"still running after {job.timeout_s:.0f} s: stopped"
+        failing, _ = _failing_cell(executed)
+    if executed.exists():
+        html = subprocess.run(
+            [sys.executable, "-m", "nbconvert", "--to", "html", "--no-input", str(executed)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if html.returncode != 0 and status == "success":
+            status, error = "failed", f"nbconvert: {html.stderr.strip().splitlines()[-1:]}"
+    ended = datetime.now(UTC)
+    record = RunRecord(
+        uuid.uuid4().hex, job.name, started, ended, status, out_dir, failing, error, sorted(out_dir.iterdir())
+    )
+    append_events(
+        data_dir,
+        RUNS_KIND,
+        [
+            {
+                "run_id": record.run_id,
+                "job": job.name,
+                "notebook": str(job.notebook),
+                "started_at": started,
+                "ended_at": ended,
+                "status": status,
+                "failing_cell": failing,
+                "error": error,
+                "output_dir": str(out_dir),
+            }
+        ],
+    )
+    return record
+
+
+def due_jobs(jobs: list[Job], data_dir: Path | str, now: datetime | None = None) -> list[Job]:
+    """Jobs whose schedule fired (within LOOKBACK) after their last recorded run started."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    records = run_records(data_dir)
+    due = []
+    for job in jobs:
+        fired = last_fire_time(job.schedule, now)
+        if fired is None:
+            continue
+        mine = records[records["job"] == job.name] if not records.empty else records
+        last = None if mine.empty else pd.Timestamp(mine["started_at"].max()).to_pydatetime()
+        if last is None or last < fired:
+            due.append(job)
+    return due
+
+
+def run_due(jobs: list[Job], data_dir: Path | str, now: datetime | None = None) -> list[RunRecord]:
+    """Run every due job once, one after the other."""
+    return [run_job(job, data_dir) for job in due_jobs(jobs, data_dir, now)]
