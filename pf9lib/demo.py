@@ -199,14 +199,16 @@ def start_voila(
     token: str | None = None,
     log_path: Path | None = None,
     timeout: float = 90.0,
+    extra_env: dict[str, str] | None = None,
     **kwargs,
 ) -> tuple[subprocess.Popen, str, str]:
-    """Start Voilà on dashboards/ reading `data_dir`; returns (process, base URL, token) once it answers."""
+    """Start Voilà on dashboards/ reading `data_dir`; returns (process, base URL, token) once it answers.
+    `extra_env` is added to the environment of Voilà and its kernels; other keywords go to voila_command."""
     import urllib.request
 
     port = port or free_port()
     token = token or secrets.token_urlsafe(24)
-    env = {**os.environ, "PF9WB_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "PF9WB_DATA_DIR": str(data_dir), **(extra_env or {})}
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         voila_command(port, token, **kwargs),
