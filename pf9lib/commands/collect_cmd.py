@@ -31,6 +31,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     runs.add_argument("--limit", type=int, default=20)
     runs.set_defaults(func=cmd_runs)
 
+    store = subparsers.add_parser("store", help="store housekeeping")
+    store_sub = store.add_subparsers(dest="store_command", metavar="STORE_COMMAND")
+    store_sub.required = True
+    compact = store_sub.add_parser("compact", help="merge small files (same logical content)")
+    compact.add_argument("--data-dir")
+    compact.add_argument("--wait", action="store_true", help="wait for a running collect instead of failing")
+    compact.set_defaults(func=cmd_store_compact)
+    prune = store_sub.add_parser(
+        "prune", help="drop history older than N days (keeps the state at the start)"
+    )
+    prune.add_argument("--keep-days", type=int, required=True)
+    prune.add_argument("--data-dir")
+    prune.add_argument("--wait", action="store_true")
+    prune.set_defaults(func=cmd_store_prune)
+
     export = subparsers.add_parser("export", help="export reports")
     sub = export.add_subparsers(dest="export_kind", metavar="KIND")
     sub.required = True
@@ -139,4 +154,25 @@ def cmd_export_rvtools(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else data_dir / "reports" / "rvtools"
     path = export_rvtools(open_store(data_dir), out, args.run)
     print(f"wrote {path} (and CSVs in {path.with_name(path.stem + '-csv')})")
+    return 0
+
+
+def _print_housekeeping(what: str, result) -> None:
+    print(
+        f"{what}: files {result.files_before} -> {result.files_after}, history rows {result.rows_before} -> "
+        f"{result.rows_after}, bytes {result.bytes_before:,} -> {result.bytes_after:,}"
+    )
+
+
+def cmd_store_compact(args: argparse.Namespace) -> int:
+    from pf9lib.store.housekeeping import compact
+
+    _print_housekeeping("compact", compact(_data_dir(args), wait=args.wait))
+    return 0
+
+
+def cmd_store_prune(args: argparse.Namespace) -> int:
+    from pf9lib.store.housekeeping import prune
+
+    _print_housekeeping("prune", prune(_data_dir(args), args.keep_days, wait=args.wait))
     return 0

@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -72,3 +75,29 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     return path
+
+
+LOCK_NAME = ".maintenance.lock"
+
+
+def _busy(message: str) -> Exception:
+    from pf9lib.errors import Pf9Error
+
+    return Pf9Error(message)
+
+
+@contextmanager
+def maintenance_lock(data_dir: Path | str, exclusive: bool, wait: bool = True) -> Iterator[None]:
+    """Shared for collects, exclusive for compaction and pruning (flock: released if the process dies)."""
+    root = Layout(data_dir).root
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_NAME, "a+") as fh:
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        try:
+            fcntl.flock(fh, mode if wait else mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _busy("the store is busy (a collect is running): retry when it has finished") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from pf9lib.store.layout import Layout, write_parquet_atomic
+from pf9lib.store.layout import Layout, maintenance_lock, write_parquet_atomic
 from pf9lib.store.reader import Store
 from pf9lib.store.schema import RUN_END_SCHEMA, RUN_START_SCHEMA, RUN_TYPES_SCHEMA, history_schema
 
@@ -103,6 +103,9 @@ class RunWriter:
         self.stats: list[TypeStats] = []
         self._lock = threading.Lock()
         self._finished = False
+        # Shared for the whole run: compaction and pruning (exclusive) wait until no collect is writing.
+        self._lock_cm = maintenance_lock(data_dir, exclusive=False)
+        self._lock_cm.__enter__()
         self._baseline = Store(data_dir)  # the visible state before this run
         self._mark_interrupted_runs()
         start = pa.Table.from_pylist(
@@ -263,6 +266,7 @@ class RunWriter:
         self._write_end(self.run_id, status, error, datetime.now(UTC))
         self._finished = True
         self._baseline.close()
+        self._lock_cm.__exit__(None, None, None)
         return status
 
     def _write_end(self, run_id: str, status: str, error: str | None, ended_at: datetime) -> None:
