@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_JOBS = REPO / "scheduled" / "jobs.yaml"
 RUNS_KIND = "schedule_runs"
 EXPORT_RENDERER = "plotly_mimetype+notebook"  # inlines plotly.js: the HTML works offline
+PAPERMILL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}  # cells papermill adds
 LOOKBACK = timedelta(days=7)  # how far back run-due looks for a missed fire time
 
 register_event_kind(
@@ -40,7 +41,7 @@ register_event_kind(
             ("started_at", pa.timestamp("us", tz="UTC")),
             ("ended_at", pa.timestamp("us", tz="UTC")),
             ("status", pa.string()),  # success | failed | timeout
-            ("failing_cell", pa.int64()),  # index of the first cell with an error (None when none)
+            ("failing_cell", pa.int64()),  # 0-based index in the job's notebook of the cell that raised
             ("error", pa.string()),
             ("output_dir", pa.string()),
         ]
@@ -193,15 +194,24 @@ class RunRecord:
 
 
 def _failing_cell(notebook: Path) -> tuple[int | None, str | None]:
+    """(index of the failing cell in the job's own notebook, 0-based; "Error: message") from an executed one.
+
+    Cells papermill adds (the injected parameters, its error banners) are not counted, so the index points at
+    the cell in the file the job names."""
     import nbformat
 
     if not notebook.exists():
         return None, None
     nb = nbformat.read(notebook, as_version=4)
-    for i, cell in enumerate(nb.cells):
+    index = -1
+    for cell in nb.cells:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if tags & PAPERMILL_TAGS:
+            continue
+        index += 1
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                return i, f"{out.get('ename')}: {out.get('evalue')}"[:500]
+                return index, f"{out.get('ename')}: {out.get('evalue')}"[:500]
     return None, None
 
 

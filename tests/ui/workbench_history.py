@@ -1,8 +1,8 @@
 """One small history per test session, shared by tests/ui, tests/notebooks and tests/scheduling.
 
 A `tiny` simulated cloud, three simulated days (advance 24 h + collect + drift + metrics, as the demo does),
-then
-one server renamed to an HTML payload with a status change (so a drift event names it) and a fourth collect.
+then one server renamed to an HTML payload with a status change (so a drift event names it) and a fourth
+collect.
 The simulated cloud is stopped once the history is built: everything after reads the store only.
 """
 
@@ -17,7 +17,7 @@ from pf9lib.simcloud.client import SimProcess
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
 DAYS = 3
-_CACHE: dict[str, History] = {}
+_CACHE: dict = {}
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,14 @@ def _an_active_server(data_dir: Path) -> str:
         return str(store.sql("SELECT id FROM servers WHERE status = 'ACTIVE' ORDER BY id LIMIT 1")["id"][0])
     finally:
         store.close()
+
+
+def shared_job_runs(tmp_path_factory) -> dict:
+    """Both shipped scheduled jobs, run once per session on the shared history: {job name: RunRecord}."""
+    if "jobs" not in _CACHE:
+        from pf9lib import scheduling
+
+        history = shared_history(tmp_path_factory)
+        jobs = scheduling.load_jobs()
+        _CACHE["jobs"] = {job.name: scheduling.run_job(job, history.data_dir) for job in jobs}
+    return _CACHE["jobs"]
