@@ -26,7 +26,6 @@ from pf9lib.analytics.change_log import change_log
 from pf9lib.analytics.drift_events import evaluate_run, state_view
 from pf9lib.collect import inventory
 from pf9lib.store.reader import Store, open_store
-from pf9lib.store.writer import RunWriter
 
 REPEAT = 7
 
@@ -74,12 +73,10 @@ def build_history(data: Path, days: int) -> None:
         for day in range(days + 1):
             if day:
                 sim.client.advance(24)
-            inventory.RunWriter = functools.partial(RunWriter, started_at=first + timedelta(days=day))
-            result = inventory.collect_cloud(settings, data)
+            result = inventory.collect_cloud(settings, data, started_at=first + timedelta(days=day))
             evaluate_run(data, result.run_id)
             print(f"history day {day}/{days}: {result.status}", flush=True)
     finally:
-        inventory.RunWriter = RunWriter
         sim.stop()
 
 

@@ -3,7 +3,6 @@ values computed here, independently, from the store's `changes` view with pandas
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -15,7 +14,6 @@ from pf9lib.config import load_settings
 from pf9lib.errors import Pf9Error
 from pf9lib.normalize.spec import VOLATILE_FIELDS
 from pf9lib.store.reader import open_store
-from pf9lib.store.writer import RunWriter
 
 pytestmark = pytest.mark.integration
 DAYS = 9
@@ -32,7 +30,7 @@ def hist(sim_factory, tmp_path_factory):
     now = datetime.now(UTC).replace(microsecond=0)
     first = now - timedelta(days=DAYS - 1, hours=2)
     runs, victim = [], None
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context():
         for day in range(DAYS):
             if day in (1, 5, 6, 7, 8):
                 sim.advance(24)
@@ -50,10 +48,7 @@ def hist(sim_factory, tmp_path_factory):
                 )
             if day == 4:
                 sim.delete("servers", victim.id)
-            mp.setattr(
-                inventory, "RunWriter", functools.partial(RunWriter, started_at=first + timedelta(days=day))
-            )
-            result = inventory.collect_cloud(settings, data)
+            result = inventory.collect_cloud(settings, data, started_at=first + timedelta(days=day))
             assert result.status == "success"
             runs.append(result.run_id)
     store = open_store(data)
