@@ -80,7 +80,7 @@ def test_failing_cell_and_timeout_are_recorded(history, tmp_path):
     assert (stored["status"], stored["failing_cell"], stored["error"]) == ("failed", 2, "ValueError: boom")
 
     slow = scheduling.Job(
-        "slow", _notebook(tmp_path / "s.ipynb", ["import time; time.sleep(60)"]), "* * * * *", 8
+        "slow", _notebook(tmp_path / "s.ipynb", ["import time; time.sleep(60)"]), "* * * * *", 5
     )
     rec = scheduling.run_job(slow, history.data_dir)
     assert rec.status == "timeout"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from workbench_history import History, shared_history
+from workbench_history import History, shared_history, shared_job_runs
 
 from pf9lib.demo import start_voila, stop_process
 
@@ -13,6 +13,11 @@ from pf9lib.demo import start_voila, stop_process
 @pytest.fixture(scope="session")
 def history(tmp_path_factory) -> History:
     return shared_history(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def job_runs(tmp_path_factory) -> dict:
+    return shared_job_runs(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
