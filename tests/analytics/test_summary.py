@@ -1,0 +1,77 @@
+"""Health summary cards and the overview's small questions, checked against pandas over the raw views and the
+simulated cloud's own counts, on the shared small history (tests/ui/workbench_history.py)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ui"))
+from workbench_history import shared_history  # noqa: E402
+
+from pf9lib.analytics import summary  # noqa: E402
+from pf9lib.store.reader import open_store  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    return shared_history(tmp_path_factory)
+
+
+def test_health_summary_against_independent_counts(history):
+    store = open_store(history.data_dir)
+    cards = dict(
+        zip(summary.health_summary(store)["key"], summary.health_summary(store)["value"], strict=True)
+    )
+    runs = store.runs()
+    as_of = summary.as_of(store)
+    assert as_of == runs[runs["run_id"] == history.run_ids[-1]]["started_at"].iloc[0]
+    counts = history.counts
+    assert cards["vms"] == counts["servers"] and cards["volumes"] == counts["volumes"]
+    assert cards["tenants"] == counts["projects"] and cards["hosts"] == counts["hypervisors"]
+    assert cards["networks"] == counts["networks"] and cards["snapshots"] == counts["snapshots"]
+    servers = store.sql("SELECT status FROM servers")
+    assert cards["running_vms"] == int((servers["status"] == "ACTIVE").sum())
+    snaps = store.sql("SELECT volume_id, region, created_at FROM snapshots")
+    in_window = (snaps["created_at"] > pd.Timestamp(as_of) - timedelta(hours=24)) & (
+        snaps["created_at"] <= pd.Timestamp(as_of)
+    )
+    assert cards["snapshots_24h"] == int(in_window.sum()) > 0
+    volumes = store.sql("SELECT id, region FROM volumes")
+    covered = set(zip(snaps["volume_id"], snaps["region"], strict=True))
+    unprotected = sum((v, r) not in covered for v, r in zip(volumes["id"], volumes["region"], strict=True))
+    assert cards["volumes_without_snapshots"] == unprotected
+    from pf9lib.analytics.monitoring import latest_hosts
+
+    latest = latest_hosts(store)
+    assert cards["avg_host_cpu_pct"] == pytest.approx(latest["cpu_pct"].mean())
+    assert cards["avg_host_mem_pct"] == pytest.approx(latest["mem_pct"].mean())
+    assert len(latest) == counts["hypervisors"]
+
+
+def test_daily_changes_sum_to_the_change_log(history):
+    store = open_store(history.data_dir)
+    daily = summary.daily_changes(store, days=30)
+    changes = store.sql("SELECT kind, count(*) AS n FROM changes GROUP BY kind")
+    assert daily.groupby("kind")["n"].sum().sort_index().to_dict() == dict(
+        sorted(zip(changes["kind"], changes["n"], strict=True))
+    )
+    assert len(daily["day"].unique()) == len(history.run_ids)  # one simulated day per run
+
+
+def test_card_formatting_and_viewer_gate():
+    assert summary.format_card_value("vms", 1234) == "1,234"
+    assert summary.format_card_value("avg_host_cpu_pct", 40.417) == "40.4"
+    assert summary.format_card_value("avg_host_cpu_pct", None) == "–"
+    assert summary.viewer_identity({"HTTP_X_FORWARDED_USER": "bob", "PF9WB_USER": "svc"}) == "bob"
+    assert summary.viewer_identity({"PF9WB_USER": "svc"}) == "svc"
+    assert summary.viewer_identity({"PF9WB_USER": " "}) is None
+    assert summary.may_acknowledge(None, {})[0] is False
+    assert summary.may_acknowledge("bob", {"PF9WB_ACK_USERS": "alice, carol"})[0] is False
+    assert summary.may_acknowledge("carol", {"PF9WB_ACK_USERS": "alice, carol"}) == (True, "")
