@@ -167,11 +167,13 @@ def voila_command(
     cull_interval: int = 60,
     preheat: bool = True,
     user_header: str = "X-Forwarded-User",
+    theme: str = "light",
 ) -> list[str]:
     """The Voilà command line: 127.0.0.1 only, token on, idle kernels culled, one preheated kernel.
 
     `http_header_envs` hands the authenticating proxy's user header to the kernel as PF9WB_VIEWER; the
-    dashboard falls back to PF9WB_USER (and then the OS user) when no proxy sets it.
+    dashboard falls back to PF9WB_USER when no proxy sets it. Voilà preheats with `theme`; a page asked for
+    with another `?theme=` gets a fresh kernel (slower, still correct).
     """
     voila = Path(sys.executable).parent / "voila"
     cmd = [
@@ -187,6 +189,7 @@ def voila_command(
         f"--MappingKernelManager.cull_interval={cull_interval}",
         "--MappingKernelManager.cull_connected=True",
         f"--VoilaConfiguration.http_header_envs={json.dumps([user_header])}",
+        f"--theme={theme}",
     ]
     if preheat:
         cmd += ["--preheat_kernel=True", "--pool_size=1"]

@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--days", type=int, default=30, help="simulated days of history to build (default 30)")
     demo.add_argument("--port", type=int, default=DEFAULT_PORT, help="simulated cloud port")
     demo.add_argument("--voila-port", type=int, default=8866)
+    demo.add_argument(
+        "--theme", default="light", choices=("light", "dark"), help="dashboard theme (the preheated one)"
+    )
     demo.add_argument("--data-dir", help="data directory (default PF9WB_DATA_DIR or ./data)")
     demo.add_argument("--no-serve", action="store_true", help="build the history, then stop")
     demo.set_defaults(func=cmd_demo)
@@ -73,7 +76,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # The viewer identity for acknowledgements when no authenticating proxy sets X-Forwarded-User.
         os.environ.setdefault("PF9WB_USER", _os_user())
         voila, url, token = demo.start_voila(
-            data_dir, port=args.voila_port, token=token, log_path=data_dir / "voila.log"
+            data_dir, port=args.voila_port, token=token, log_path=data_dir / "voila.log", theme=args.theme
         )
         demo.write_pid_file(
             data_dir,
