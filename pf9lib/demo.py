@@ -16,12 +16,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pf9lib.errors import Pf9Error
+from pf9lib.procutil import pid_alive
 
 REPO = Path(__file__).resolve().parents[1]
 DASHBOARDS = REPO / "dashboards"
@@ -43,30 +44,6 @@ class HistoryResult:
 # --------------------------------------------------------------------------------------------- clock
 
 
-@contextlib.contextmanager
-def shifted_clock(offset: timedelta) -> Iterator[None]:
-    """Stamp runs and metric batches `offset` in the past, so a history built in minutes spans days.
-
-    collect_cloud and run_cycle take their times from `datetime.now` in the store writer and the metrics
-    collector; those modules' `datetime` name is swapped for one whose now() is shifted, then restored.
-    (Neither module checks isinstance against its `datetime`, so a subclass is safe there.)
-    """
-    from pf9lib.collect import metrics as metrics_mod
-    from pf9lib.store import writer as writer_mod
-
-    class _Shifted(datetime):
-        @classmethod
-        def now(cls, tz=None):  # type: ignore[override]
-            return datetime.now(tz) - offset
-
-    saved = writer_mod.datetime, metrics_mod.datetime
-    writer_mod.datetime = metrics_mod.datetime = _Shifted  # type: ignore[misc]
-    try:
-        yield
-    finally:
-        writer_mod.datetime, metrics_mod.datetime = saved
-
-
 # --------------------------------------------------------------------------------------------- history
 
 
@@ -80,9 +57,11 @@ def _settings(sim, data_dir: Path):
     return load_settings(cloud=CLOUD, data_dir=str(data_dir), env=env)
 
 
-def collect_day(sim, data_dir: Path, settings=None, metrics: bool = True) -> str:
+def collect_day(
+    sim, data_dir: Path, settings=None, metrics: bool = True, offset: timedelta = timedelta(0)
+) -> str:
     """One collect + drift evaluation + one metrics cycle against the simulated exporters; returns the run
-    id."""
+    id. Runs and scrapes are stamped `offset` in the past (the simulated clock's distance from now)."""
     from pf9lib.analytics.drift_events import evaluate_run
     from pf9lib.collect.inventory import collect_cloud
     from pf9lib.collect.metrics import MetricsOptions, run_cycle
@@ -90,7 +69,7 @@ def collect_day(sim, data_dir: Path, settings=None, metrics: bool = True) -> str
     from pf9lib.store.reader import open_store
 
     settings = settings or _settings(sim, data_dir)
-    result = collect_cloud(settings, data_dir)
+    result = collect_cloud(settings, data_dir, started_at=datetime.now(UTC) - offset)
     evaluate_run(data_dir, result.run_id)
     if metrics:
         store = open_store(data_dir)
@@ -99,7 +78,8 @@ def collect_day(sim, data_dir: Path, settings=None, metrics: bool = True) -> str
         finally:
             store.close()
         template = TARGET_TEMPLATE.replace("{base_url}", sim.base_url)
-        run_cycle(data_dir, build_targets(hosts, template=template), MetricsOptions(timeout_s=30))
+        options = MetricsOptions(timeout_s=30, clock=lambda: datetime.now(UTC) - offset)
+        run_cycle(data_dir, build_targets(hosts, template=template), options)
     return result.run_id
 
 
@@ -128,8 +108,7 @@ def build_history(
         else:
             clock = sim.client.summary()["clock"]
         offset = datetime.now(UTC) - datetime.fromisoformat(clock.replace("Z", "+00:00"))
-        with shifted_clock(offset):
-            out.run_ids.append(collect_day(sim, data_dir, settings))
+        out.run_ids.append(collect_day(sim, data_dir, settings, offset=offset))
         out.runs_added += 1
         if progress:
             progress(1)
@@ -286,7 +265,7 @@ def stop_demo(data_dir: Path) -> list[str]:
     # The demo process first: its own handler then stops its children cleanly.
     for name in ("demo", "voila", "simcloud"):
         pid = info.get("pids", {}).get(name)
-        if pid and pid != os.getpid() and _alive(pid):
+        if pid and pid != os.getpid() and pid_alive(pid):
             if name == "demo":
                 os.kill(pid, signal.SIGTERM)
                 _wait_gone(pid, 20)
@@ -297,17 +276,7 @@ def stop_demo(data_dir: Path) -> list[str]:
     return stopped
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _wait_gone(pid: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.1)

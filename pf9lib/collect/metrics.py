@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +44,8 @@ class MetricsOptions:
     retention: ms.Retention = field(default_factory=ms.Retention)
     rules: list[AlertRule] | None = None  # None: the packaged default rules
     keep_text: bool = False  # keep each page's text on the result (tests compare against raw scrapes)
+    # Where times come from: a simulated history stamps its scrapes with the simulated clock.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 @dataclass
@@ -111,7 +113,7 @@ async def _scrape(
                 body = await resp.read()
                 if resp.status != 200:
                     raise _TargetError(f"HTTP {resp.status} from {target.url}")
-            ts = datetime.now(UTC)
+            ts = options.clock()
             text = body.decode("utf-8", errors="replace")
             result = TargetResult(target, True, ts, time.monotonic() - started, bytes=len(body))
             _parse_into(result, text)
@@ -124,7 +126,7 @@ async def _scrape(
             error = f"cannot connect to {target.url}: {exc.os_error.strerror or exc.os_error}"
         except (aiohttp.ClientError, _TargetError, ValueError, UnicodeError) as exc:
             error = str(exc) or type(exc).__name__
-        return TargetResult(target, False, datetime.now(UTC), time.monotonic() - started, error=error)
+        return TargetResult(target, False, options.clock(), time.monotonic() - started, error=error)
 
 
 class _TargetError(Exception):
@@ -169,7 +171,7 @@ def run_cycle(
 ) -> CycleResult:
     """Scrape, derive, store and evaluate alerts once; then roll up and prune. Never fails for a target."""
     options = options or MetricsOptions()
-    started = now or datetime.now(UTC)
+    started = now or options.clock()
     batch_id = ms.new_batch_id(started)
     t0 = time.monotonic()
     results = run_async(scrape_all(targets, options))
@@ -193,7 +195,7 @@ def store_results(
     _, prev_hosts_t, prev_vms_t, prev_alerts_t = ms.read_latest(data_dir)
     merged = merge_latest(results, prev_hosts_t.to_pylist(), prev_vms_t.to_pylist(), batch_id)
     hosts, vms, latest_hosts, latest_vms, checked = merged
-    ended = datetime.now(UTC)
+    ended = options.clock()
     rules = options.rules if options.rules is not None else load_rules()
     alert_state, events = evaluate(
         rules, latest_hosts, latest_vms, prev_alerts_t.to_pylist(), ended, batch_id, checked

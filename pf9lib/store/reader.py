@@ -6,7 +6,6 @@ says success or partial are visible; a killed run's files are ignored until it i
 
 from __future__ import annotations
 
-import os
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pf9lib.procutil import pid_alive
 from pf9lib.store.layout import Layout
 from pf9lib.store.schema import (
     RUN_END_SCHEMA,
@@ -141,7 +141,7 @@ class Store:
         if not df.empty:
             here = socket.gethostname()
             dead = (df["status"] == "running") & df.apply(
-                lambda r: r["host"] == here and not _pid_alive(int(r["pid"])), axis=1
+                lambda r: r["host"] == here and not pid_alive(int(r["pid"])), axis=1
             )
             df.loc[dead, "status"] = "failed"
             df.loc[dead, "error"] = "interrupted: the collecting process ended without finishing the run"
@@ -175,16 +175,6 @@ class Store:
 
     def close(self) -> None:
         self.con.close()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def open_store(data_dir: Path | str = "data") -> Store:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pf9lib.demo import build_history, collect_day, shifted_clock
+from pf9lib.demo import build_history, collect_day
 from pf9lib.simcloud.client import SimProcess
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
@@ -40,8 +40,7 @@ def shared_history(tmp_path_factory) -> History:
             sim.client.mutate("servers", target, {"name": XSS_NAME, "status": "PAUSED"})
             clock = sim.client.advance(24)["clock"]
             offset = datetime.now(UTC) - datetime.fromisoformat(clock.replace("Z", "+00:00"))
-            with shifted_clock(offset):
-                last = collect_day(sim, data_dir)
+            last = collect_day(sim, data_dir, offset=offset)
             counts = sim.client.summary()["counts"]
         finally:
             sim.stop()
