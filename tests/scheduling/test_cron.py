@@ -51,7 +51,7 @@ def test_the_shipped_jobs_file():
     jobs = scheduling.load_jobs()
     assert [j.name for j in jobs] == ["inventory_report", "drift_report"]
     assert all(j.notebook.exists() and j.timeout_s > 0 for j in jobs)
-    assert jobs[1].parameters == {"window_days": 7, "min_severity": "info"}
+    assert jobs[1].parameters == {"window_days": 7, "min_severity": "info", "as_of": "latest-run"}
 
 
 def test_jobs_file_errors(tmp_path):
