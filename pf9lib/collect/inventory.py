@@ -16,6 +16,7 @@ import openstack
 
 from pf9lib.collect.descriptors import BY_TYPE, QUOTA_CALLS, Descriptor
 from pf9lib.collect.pager import ListingError, RetryPolicy, get_json, iter_pages
+from pf9lib.normalize.enrich import NEEDS
 from pf9lib.normalize.rows import Lookups, normalize_columns
 from pf9lib.store.writer import RunWriter, TypeStats
 
@@ -276,7 +277,7 @@ def _merge(parts: list[Listing]) -> Listing:
     return whole
 
 
-_LOOKUP_TYPES = frozenset({"projects", "domains", "networks"})
+_LOOKUP_TYPES = frozenset({"projects", "domains", "networks", "images", "ports", "servers"})
 
 
 class _IncrementalStore:
@@ -290,8 +291,10 @@ class _IncrementalStore:
 
     def _ready(self, listing: Listing) -> bool:
         needs = [("projects", GLOBAL_REGION), ("domains", GLOBAL_REGION)]
-        if listing.type == "ports" and "networks" in self.writer.types:
+        wanted = set(self.writer.types)
+        if listing.type == "ports" and "networks" in wanted:
             needs.append(("networks", listing.region))  # ports without a project inherit their network's
+        needs += [(kind, listing.region) for kind in NEEDS.get(listing.type, ()) if kind in wanted]
         return all(key in self.seen for key in needs)
 
     def add(self, listing: Listing) -> None:
@@ -319,8 +322,14 @@ class _IncrementalStore:
             return found.objects if found else []
 
         started = time.thread_time()  # CPU time of this thread: storing overlaps fetching
+        region = listing.region
         lookups = Lookups.from_raw(
-            objects("projects"), objects("domains"), objects("networks", listing.region)
+            objects("projects"),
+            objects("domains"),
+            objects("networks", region),
+            objects("images", region),
+            objects("ports", region),
+            objects("servers", region),
         )
         self.writer.write_type(
             listing.type,

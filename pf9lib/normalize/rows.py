@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from pf9lib.normalize.enrich import ENRICHERS
 from pf9lib.normalize.spec import TYPE_SPECS
 from pf9lib.store.schema import TS
 
@@ -29,21 +30,38 @@ _PROJECT_KEYS = {
 
 @dataclass
 class Lookups:
-    """Identity facts of the same run used to enrich rows."""
+    """Facts of the same run (and region) used to enrich rows."""
 
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → raw project
     domains: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → raw domain
     networks: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → raw network (ports' fallback)
+    images: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → raw image (servers' OS)
+    ports: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → raw port (servers, security groups)
+    servers: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → raw server (security groups)
 
     @classmethod
     def from_raw(
-        cls, projects: list[dict], domains: list[dict], networks: list[dict] | None = None
+        cls,
+        projects: list[dict],
+        domains: list[dict],
+        networks: list[dict] | None = None,
+        images: list[dict] | None = None,
+        ports: list[dict] | None = None,
+        servers: list[dict] | None = None,
     ) -> Lookups:
+        def by_id(objs: list[dict] | None) -> dict[str, dict]:
+            return {o["id"]: o for o in objs or []}
+
         return cls(
-            {p["id"]: p for p in projects},
-            {d["id"]: d for d in domains},
-            {n["id"]: n for n in networks or []},
+            by_id(projects), by_id(domains), by_id(networks), by_id(images), by_id(ports), by_id(servers)
         )
+
+    def ports_by_device(self) -> dict[str, list[dict[str, Any]]]:
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for port in self.ports.values():
+            if port.get("device_id"):
+                grouped.setdefault(port["device_id"], []).append(port)
+        return grouped
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -134,6 +152,9 @@ def normalize_columns(kind: str, raw_objects: list[dict[str, Any]], lookups: Loo
     for name, typ, extract in TYPE_SPECS[kind]:
         values = [extract(raw) for raw in raw_objects]
         columns[name] = [parse_time(v) for v in values] if typ == TS else values
+    enricher = ENRICHERS.get(kind)
+    if enricher is not None:
+        columns.update(enricher(raw_objects, lookups))
     columns["raw"] = list(raw_objects)
     return columns
 

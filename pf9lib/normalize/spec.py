@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from pf9lib.normalize.enrich import ENRICHED_COLUMNS
 from pf9lib.store.schema import TS
 
 S, B, INT, F = pa.string(), pa.bool_(), pa.int64(), pa.float64()
@@ -318,5 +319,6 @@ VOLATILE_FIELDS["availability_zones"] = _TIMESTAMPS | {"hosts"}
 
 # What the store needs: every type's columns and types (extractors stay here).
 TYPE_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
-    kind: [(name, typ) for name, typ, _ in spec] for kind, spec in TYPE_SPECS.items()
+    kind: [(name, typ) for name, typ, _ in spec] + ENRICHED_COLUMNS.get(kind, [])
+    for kind, spec in TYPE_SPECS.items()
 }

@@ -193,3 +193,38 @@ def test_cli_collect_and_export(fresh_sim, tmp_path):
     assert {"Summary", "Servers", "ProjectQuotas", "MetaData"} <= set(wb.sheetnames)
     header = [c.value for c in next(wb["Servers"].iter_rows(max_row=1))]
     assert header == sheet_headers("servers")
+
+
+def test_cross_type_enrichment_of_servers_and_security_groups(fresh_sim, tmp_path):
+    collect(fresh_sim, tmp_path)
+    store = open_store(tmp_path)
+    # A server booted from an image carries that image's OS; its ports are the ports whose device it is.
+    booted = store.sql(
+        "SELECT s.id, s.os_distro, s.os_source, i.os_distro AS image_distro, s.port_ids FROM servers s "
+        "JOIN images i ON i.id = s.image_id WHERE i.os_distro IS NOT NULL"
+    )
+    assert len(booted) and (booted["os_distro"] == booted["image_distro"]).all()
+    assert set(booted["os_source"]) <= {"image properties", "server metadata"}
+    ports = store.sql("SELECT device_id, id FROM ports")
+    for row in booted.itertuples():
+        assert sorted(row.port_ids) == sorted(ports.loc[ports.device_id == row.id, "id"])
+    # A group's attached VMs are the servers with a compute port in that group, counted independently.
+    groups = store.sql("SELECT id, attached_vm_count, rule_summary FROM security_groups")
+    port_groups = store.sql(
+        "SELECT DISTINCT unnest(security_group_ids) AS sg, device_id FROM ports "
+        "WHERE device_owner LIKE 'compute:%'"
+    )
+    want = port_groups.groupby("sg")["device_id"].nunique().to_dict()
+    assert {r.id: r.attached_vm_count for r in groups.itertuples() if r.attached_vm_count} == want
+    ssh = store.sql(
+        "SELECT security_group_id, remote_ip_prefix FROM security_group_rules WHERE protocol = 'tcp' "
+        "AND port_range_min = 22 AND port_range_max = 22 AND direction = 'ingress' "
+        "AND remote_ip_prefix IS NOT NULL"
+    )
+    assert len(ssh)
+    summaries = groups.set_index("id")["rule_summary"]
+    for rule in ssh.itertuples():
+        assert (
+            f"Allow TCP/22 (SSH) ingress from {rule.remote_ip_prefix} (IPv4)"
+            in summaries[rule.security_group_id]
+        )
