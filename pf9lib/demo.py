@@ -51,8 +51,6 @@ def _settings(sim, data_dir: Path):
     from pf9lib.config import load_settings
 
     clouds = sim.write_clouds_yaml(data_dir / "clouds.yaml", CLOUD)
-    # openstacksdk reads OS_CLIENT_CONFIG_FILE from os.environ itself: keep both in step.
-    os.environ["OS_CLIENT_CONFIG_FILE"] = str(clouds)
     env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(clouds)}
     return load_settings(cloud=CLOUD, data_dir=str(data_dir), env=env)
 
