@@ -164,7 +164,6 @@ def voila_command(
         "--show_tracebacks=False",
         f"--MappingKernelManager.cull_idle_timeout={cull_idle}",
         f"--MappingKernelManager.cull_interval={cull_interval}",
-        "--MappingKernelManager.cull_connected=True",
         f"--VoilaConfiguration.http_header_envs={json.dumps([user_header])}",
         f"--theme={theme}",
     ]

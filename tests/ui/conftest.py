@@ -22,12 +22,15 @@ def job_runs(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def voila_server(history: History, tmp_path_factory) -> Iterator[tuple[str, str]]:
-    """(base URL, token) of Voilà serving dashboards/ on the history; idle kernels culled after 10 s.
+    """(base URL, token) of Voilà serving dashboards/ on the history; idle kernels culled after 60 s.
+
+    Not shorter: a preheated kernel handed to a page has no connection until the browser's websocket opens,
+    which on a loaded 2-core CI machine took over 10 s, and the culler then killed the kernel mid-render.
 
     PF9WB_USER is emptied so the viewer's identity can only come from the X-Forwarded-User header."""
     log = tmp_path_factory.mktemp("voila") / "voila.log"
     proc, url, token = start_voila(
-        history.data_dir, log_path=log, cull_idle=10, cull_interval=5, extra_env={"PF9WB_USER": ""}
+        history.data_dir, log_path=log, cull_idle=60, cull_interval=10, extra_env={"PF9WB_USER": ""}
     )
     yield url, token
     stop_process(proc.pid)
