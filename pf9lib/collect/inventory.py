@@ -286,6 +286,7 @@ class _IncrementalStore:
     def __init__(self, writer: RunWriter) -> None:
         self.writer = writer
         self.ingest_s = 0.0
+        self._lookups: dict[str, tuple[tuple[int, ...], Lookups]] = {}
         self.seen: dict[tuple[str, str], Listing] = {}
         self.waiting: list[Listing] = []
 
@@ -323,14 +324,16 @@ class _IncrementalStore:
 
         started = time.thread_time()  # CPU time of this thread: storing overlaps fetching
         region = listing.region
-        lookups = Lookups.from_raw(
-            objects("projects"),
-            objects("domains"),
-            objects("networks", region),
-            objects("images", region),
-            objects("ports", region),
-            objects("servers", region),
-        )
+        sources = [("projects", GLOBAL_REGION), ("domains", GLOBAL_REGION)] + [
+            (kind, region) for kind in ("networks", "images", "ports", "servers")
+        ]
+        # Rebuilt only when one of its listings has arrived since: indexing 30k ports per listing adds up.
+        key = tuple(id(self.seen.get(source)) for source in sources)
+        cached = self._lookups.get(region)
+        if cached is None or cached[0] != key:
+            cached = (key, Lookups.from_raw(*(objects(*source) for source in sources)))
+            self._lookups[region] = cached
+        lookups = cached[1]
         self.writer.write_type(
             listing.type,
             listing.region,
