@@ -31,7 +31,9 @@ def _open(browser, voila_server, user: str | None = USER, theme: str | None = No
 
     page.on("dialog", on_dialog)
     started = time.perf_counter()
-    page.goto(dashboard_url(url, token) + (f"&theme={theme}" if theme else ""))
+    # Voilà answers once the notebook has run: a page that misses the preheated kernel waits for a fresh one,
+    # which on a loaded 2-core CI machine took over 30 s (Playwright's default).
+    page.goto(dashboard_url(url, token) + (f"&theme={theme}" if theme else ""), timeout=RENDER_TIMEOUT_MS)
     page.wait_for_selector(".pf9-card-value", timeout=RENDER_TIMEOUT_MS)
     page.wait_for_selector(".drift-row", timeout=RENDER_TIMEOUT_MS)
     print(f"overview rendered in the browser {time.perf_counter() - started:.2f} s after navigation")
