@@ -311,3 +311,25 @@ def common_predicates(q: Any, metadata_ok: bool = True) -> list[Callable[[dict[s
         wanted = parse_metadata_filter(q["metadata"])
         preds.append(lambda o: all((o.get("metadata") or {}).get(k) == v for k, v in wanted.items()))
     return preds
+
+
+def update_spec(body: dict[str, Any], key: str) -> dict[str, Any]:
+    """The `{key: {...}}` object of a PUT body (Cinder's 400 when it is missing)."""
+    spec = body.get(key)
+    if not isinstance(spec, dict):
+        raise SimError(400, f"Missing required element '{key}' in request body.")
+    return spec
+
+
+def apply_name_and_description(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    """PUT semantics shared by volumes and snapshots, including the v1 `display_*` aliases."""
+    for src, dst in (
+        ("name", "name"),
+        ("display_name", "name"),
+        ("description", "description"),
+        ("display_description", "description"),
+    ):
+        if src in spec:
+            if spec[src] is not None and not isinstance(spec[src], str):
+                raise SimError(400, f"Invalid input for field/attribute {src}.")
+            obj[dst] = spec[src]

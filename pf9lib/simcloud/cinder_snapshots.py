@@ -12,6 +12,7 @@ from pf9lib.simcloud.app import require_admin
 from pf9lib.simcloud.cinder_common import (
     SNAP_PROJECT_KEY,
     Ctx,
+    apply_name_and_description,
     bool_param,
     check_metadata,
     collection,
@@ -23,6 +24,7 @@ from pf9lib.simcloud.cinder_common import (
     render_snapshot,
     respond,
     snapshot_drop,
+    update_spec,
 )
 from pf9lib.simcloud.cinder_quota import check_quota
 from pf9lib.simcloud.cinder_volumes import metadata_handlers
@@ -111,18 +113,7 @@ async def create_snapshot(request: web.Request) -> web.Response:
 async def update_snapshot(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     snap = get_snapshot(ctx, request.match_info["snapshot_id"])
-    body = await read_json(request)
-    spec = body.get("snapshot")
-    if not isinstance(spec, dict):
-        raise SimError(400, "Missing required element 'snapshot' in request body.")
-    for src, dst in (
-        ("name", "name"),
-        ("display_name", "name"),
-        ("description", "description"),
-        ("display_description", "description"),
-    ):
-        if src in spec:
-            snap[dst] = spec[src]
+    apply_name_and_description(snap, update_spec(await read_json(request), "snapshot"))
     stamp_updated(ctx.est, "snapshots", snap)
     return respond(ctx, {"snapshot": render_snapshot(snap, snapshot_drop(ctx))})
 

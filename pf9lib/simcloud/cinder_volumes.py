@@ -13,6 +13,7 @@ from pf9lib.simcloud.app import require_admin
 from pf9lib.simcloud.cinder_common import (
     TENANT_KEY,
     Ctx,
+    apply_name_and_description,
     bool_param,
     check_metadata,
     collection,
@@ -25,6 +26,7 @@ from pf9lib.simcloud.cinder_common import (
     list_page,
     render_volume,
     respond,
+    update_spec,
     volume_drop,
     volume_summary,
 )
@@ -208,20 +210,8 @@ async def create_volume(request: web.Request) -> web.Response:
 async def update_volume(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     vol = get_volume(ctx, request.match_info["volume_id"])
-    body = await read_json(request)
-    spec = body.get("volume")
-    if not isinstance(spec, dict):
-        raise SimError(400, "Missing required element 'volume' in request body.")
-    for src, dst in (
-        ("name", "name"),
-        ("display_name", "name"),
-        ("description", "description"),
-        ("display_description", "description"),
-    ):
-        if src in spec:
-            if spec[src] is not None and not isinstance(spec[src], str):
-                raise SimError(400, f"Invalid input for field/attribute {src}.")
-            vol[dst] = spec[src]
+    spec = update_spec(await read_json(request), "volume")
+    apply_name_and_description(vol, spec)
     if "metadata" in spec:
         vol["metadata"] = check_metadata(spec["metadata"])
     stamp_updated(ctx.est, "volumes", vol)
