@@ -11,8 +11,8 @@ import time
 
 from _common import start_sim, workdir, write_results
 
-from pf9lib.collect.descriptors import BY_TYPE
 from pf9lib.collect.inventory import fetch_only
+from pf9lib.resources import RESOURCES
 
 
 def main() -> None:
@@ -21,7 +21,7 @@ def main() -> None:
     args = parser.parse_args()
     tmp = workdir("simcloud")
     sim, settings = start_sim(args.size, tmp)
-    paged = [t for t in BY_TYPE if t != "keypairs"]
+    paged = [t for t, r in RESOURCES.items() if r.scope in ("global", "region")]
     try:
         fetch_only(settings, types=["flavors"])  # warm-up: auth, discovery
         started = time.perf_counter()

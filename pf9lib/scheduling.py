@@ -18,35 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 import yaml
 
 from pf9lib.errors import ConfigError
-from pf9lib.store.events import append_events, register_event_kind
+from pf9lib.store.events import append_events
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_JOBS = REPO / "scheduled" / "jobs.yaml"
-RUNS_KIND = "schedule_runs"
+RUNS_KIND = "schedule_runs"  # declared in store/schema.py
 EXPORT_RENDERER = "plotly_mimetype+notebook"  # inlines plotly.js: the HTML works offline
 PAPERMILL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}  # cells papermill adds
 LOOKBACK = timedelta(days=7)  # how far back run-due looks for a missed fire time
 
-register_event_kind(
-    RUNS_KIND,
-    pa.schema(
-        [
-            ("run_id", pa.string()),
-            ("job", pa.string()),
-            ("notebook", pa.string()),
-            ("started_at", pa.timestamp("us", tz="UTC")),
-            ("ended_at", pa.timestamp("us", tz="UTC")),
-            ("status", pa.string()),  # success | failed | timeout
-            ("failing_cell", pa.int64()),  # 0-based index in the job's notebook of the cell that raised
-            ("error", pa.string()),
-            ("output_dir", pa.string()),
-        ]
-    ),
-)
 
 
 @dataclass(frozen=True)

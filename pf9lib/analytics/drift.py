@@ -59,8 +59,8 @@ EVENT_COLUMNS = (
 _SEVERITY_ORDER = "CASE severity WHEN 'critical' THEN 3 WHEN 'warning' THEN 2 ELSE 1 END"
 
 
-def _now(now: datetime | None) -> datetime:
-    return (now or datetime.now(UTC)).astimezone(UTC)
+def _now(store: Store, now: datetime | None) -> datetime:
+    return (now or store.now).astimezone(UTC)
 
 
 def totals(store: Store | Path | str) -> pd.DataFrame:
@@ -119,7 +119,7 @@ def daily_trend(store: Store | Path | str, days: int = 7, now: datetime | None =
 
 
 def _daily_trend(store: Store, view: str, days: int, now: datetime | None) -> pd.DataFrame:
-    end = _now(now).date()
+    end = _now(store, now).date()
     start = end - timedelta(days=days - 1)
     got = store.sql(
         f"""SELECT CAST(observed_at AS DATE) AS day, severity, count(*)::BIGINT AS n FROM {view}
@@ -154,6 +154,7 @@ def _listify(value: str | list[str] | tuple[str, ...] | None) -> list[str] | Non
 
 
 def _filters(
+    store: Store,
     type: str | list[str] | None = None,
     severity: str | list[str] | None = None,
     min_severity: str | None = None,
@@ -192,7 +193,7 @@ def _filters(
         params.append(f"%{search}%")
     if days is not None:
         where.append("observed_at >= ?")
-        params.append(_now(now) - timedelta(days=days))
+        params.append(_now(store, now) - timedelta(days=days))
     if run_id is not None:
         where.append("run_id = ?")
         params.append(run_id)
@@ -214,7 +215,7 @@ def events(
         raise Pf9Error(f"cannot sort drift events by {sort!r}: use one of {', '.join(SORTABLE)}")
     store = as_store(store)
     view = state_view(store)
-    where, params = _filters(**filters)
+    where, params = _filters(store, **filters)
     key = _SEVERITY_ORDER if sort == "severity" else sort
     direction = "DESC" if descending else "ASC"
     page = "" if limit is None else f"LIMIT {int(limit)} OFFSET {int(offset)}"
@@ -230,7 +231,7 @@ def events(
 
 
 def _count(store: Store, view: str, where: str, params: list[Any]) -> int:
-    return int(store.con.execute(f"SELECT count(*) FROM {view} WHERE {where}", params).fetchone()[0])
+    return int(store.scalar(f"SELECT count(*) FROM {view} WHERE {where}", params))
 
 
 def event_detail(store: Store | Path | str, event_id: str) -> dict[str, Any]:

@@ -25,7 +25,6 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from pf9lib.analytics.change_log import materialised
 from pf9lib.analytics.drift_rules import (
     DELETED_FIELD,
     Rule,
@@ -34,57 +33,18 @@ from pf9lib.analytics.drift_rules import (
     load_ignore,
 )
 from pf9lib.errors import Pf9Error
-from pf9lib.normalize.spec import TYPE_COLUMNS
-from pf9lib.store.events import append_events, register_event_kind
+from pf9lib.resources import type_columns
+from pf9lib.store import as_store
+from pf9lib.store.events import append_events
 from pf9lib.store.reader import VISIBLE_STATUSES, Store
-from pf9lib.store.schema import TS
+from pf9lib.store.schema import EVENT_SCHEMAS
 
-EVENTS_KIND = register_event_kind(
-    "drift_events",
-    pa.schema(
-        [
-            ("event_id", pa.string()),
-            ("rule_id", pa.string()),
-            ("severity", pa.string()),
-            ("type", pa.string()),
-            ("cloud", pa.string()),
-            ("region", pa.string()),
-            ("object_id", pa.string()),
-            ("name", pa.string()),
-            ("project_id", pa.string()),
-            ("project_name", pa.string()),
-            ("domain_id", pa.string()),
-            ("domain_name", pa.string()),
-            ("field", pa.string()),
-            ("old_value", pa.string()),
-            ("new_value", pa.string()),
-            ("change", pa.string()),  # updated | deleted
-            ("meaning", pa.string()),
-            ("run_id", pa.string()),
-            ("observed_at", TS),  # when the change was seen: the run's start
-            ("evaluated_at", TS),
-        ]
-    ),
-)
-ACKS_KIND = register_event_kind(
-    "drift_acks",
-    pa.schema(
-        [
-            ("ack_id", pa.string()),
-            ("event_id", pa.string()),
-            ("action", pa.string()),  # ack | reopen
-            ("acked_at", TS),
-            ("actor", pa.string()),
-            ("note", pa.string()),
-        ]
-    ),
-)
+EVENTS_KIND = "drift_events"  # declared in store/schema.py; change is updated | deleted
+ACKS_KIND = "drift_acks"  # action is ack | reopen
 STATE_VIEW = "drift_event_state"
 _BASE = ("cloud", "region", "id", "name", "project_id", "project_name", "domain_id", "domain_name", "change")
 
 
-def as_store(store_or_data_dir: Store | Path | str) -> Store:
-    return store_or_data_dir if isinstance(store_or_data_dir, Store) else Store(store_or_data_dir)
 
 
 def event_id(rule_id: str, cloud: str, region: str, object_id: str, run_id: str) -> str:
@@ -96,8 +56,6 @@ def event_id(rule_id: str, cloud: str, region: str, object_id: str, run_id: str)
 def state_view(store: Store) -> str:
     """Name of the table of every drift event (once each) with its acknowledgement state, kept current."""
     events, acks = store.events(EVENTS_KIND), store.events(ACKS_KIND)
-    # Both kinds are append-only and every append adds rows: the counts move whenever anything was added.
-    signature = f'SELECT (SELECT count(*) FROM "{events}"), (SELECT count(*) FROM "{acks}")'
     build = f"""
         WITH ev AS (
             SELECT * FROM "{events}"
@@ -112,7 +70,8 @@ def state_view(store: Store) -> str:
                CASE WHEN latest.action = 'ack' THEN latest.note END AS ack_note
         FROM ev LEFT JOIN latest USING (event_id)
     """
-    return materialised(store, STATE_VIEW, signature, build)
+    # Both kinds are append-only: the store rebuilds the table when either gained rows.
+    return store.cached(STATE_VIEW, build, (events, acks))
 
 
 # -- evaluation -----------------------------------------------------------------------------------------
@@ -125,9 +84,8 @@ def evaluate_run(store_or_data_dir: Store | Path | str, run_id: str) -> pd.DataF
     """
     store, opened = _store_seeing(store_or_data_dir, run_id)
     try:
-        run = store.con.execute(
-            "SELECT cloud, status, started_at FROM runs WHERE run_id = ?", [run_id]
-        ).fetchone()
+        found_run = store.rows("SELECT cloud, status, started_at FROM runs WHERE run_id = ?", [run_id])
+        run = found_run[0] if found_run else None
         if run is None or run[1] not in VISIBLE_STATUSES:
             state = "unknown" if run is None else f"{run[1]}"
             raise Pf9Error(f"run {run_id!r} is {state}: pick a finished run from `pf9wb runs`")
@@ -141,20 +99,17 @@ def evaluate_run(store_or_data_dir: Store | Path | str, run_id: str) -> pd.DataF
         # The run's own per-type counts say which types have anything to compare: skip the others' history.
         moved = {
             r[0]
-            for r in store.con.execute(
+            for r in store.rows(
                 "SELECT type FROM run_types WHERE run_id = ? GROUP BY type HAVING sum(updated + deleted) > 0",
                 [run_id],
-            ).fetchall()
+            )
         }
         for kind, type_rules in by_type.items():
             if kind in moved:
                 found += _type_events(store, kind, type_rules, run_id, run[2], now)
         found = [e for e in found if not ignore.ignores(e["type"], e["object_id"], e["name"], e["field"])]
         view = store.events(EVENTS_KIND)
-        stored = {
-            r[0]
-            for r in store.con.execute(f'SELECT event_id FROM "{view}" WHERE run_id = ?', [run_id]).fetchall()
-        }
+        stored = {r[0] for r in store.rows(f'SELECT event_id FROM "{view}" WHERE run_id = ?', [run_id])}
         new = [e for e in found if e["event_id"] not in stored]
         append_events(store.data_dir, EVENTS_KIND, new)
         columns = [f.name for f in pa.Table.from_pylist([], schema=_schema()).schema]
@@ -174,23 +129,20 @@ def _store_seeing(store_or_data_dir: Store | Path | str, run_id: str) -> tuple[S
     which never make drift, so reusing the store is safe once its `runs` view shows the run.
     """
     if isinstance(store_or_data_dir, Store):
-        seen = store_or_data_dir.con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone()
-        if seen is not None:
+        if store_or_data_dir.rows("SELECT 1 FROM runs WHERE run_id = ?", [run_id]):
             return store_or_data_dir, False
         return Store(store_or_data_dir.data_dir), True
     return Store(store_or_data_dir), True
 
 
 def _schema() -> pa.Schema:
-    from pf9lib.store.events import EVENT_SCHEMAS
-
-    return EVENT_SCHEMAS[EVENTS_KIND]
+    return EVENT_SCHEMAS[EVENTS_KIND][0]
 
 
 def _type_events(
     store: Store, kind: str, rules: list[Rule], run_id: str, started_at: datetime, now: datetime
 ) -> list[dict[str, Any]]:
-    columns = {name for name, _ in TYPE_COLUMNS[kind]}
+    columns = {name for name, _ in type_columns(kind)}
     field_rules = [r for r in rules if not r.is_deletion]
     deletion = next((r for r in rules if r.is_deletion), None)
     fields = sorted({r.field for r in field_rules} | ({"status"} & columns))
@@ -200,7 +152,7 @@ def _type_events(
     prev_cols = ", ".join(f'h."{c}"' for c in watched)
     old_cols = ", ".join(f'p."{c}" AS "old:{c}"' for c in watched)
     # Only the objects this run changed are looked up in the older history: cost follows change, not size.
-    rows = store.con.execute(
+    rows = store.records(
         f"""
         WITH cur AS (
             SELECT {cur_cols} FROM "{kind}_history" WHERE run_id = $run AND change IN ('updated', 'deleted')
@@ -215,10 +167,8 @@ def _type_events(
         """,
         {"run": run_id, "at": started_at},
     )
-    names = [d[0] for d in rows.description]
     out = []
-    for values in rows.fetchall():
-        row = dict(zip(names, values, strict=True))
+    for row in rows:
         base = {
             "type": kind,
             "cloud": row["cloud"],
@@ -280,7 +230,7 @@ def _text(value: Any) -> str | None:
 def resolve_event_ids(store: Store, ids: list[str]) -> list[str]:
     """Full ids for ids or unique prefixes (≥ 6 characters); Pf9Error naming those matching none/many."""
     view = state_view(store)
-    known = [r[0] for r in store.con.execute(f"SELECT event_id FROM {view}").fetchall()]
+    known = [r[0] for r in store.rows(f'SELECT event_id FROM "{view}"')]
     known_set = set(known)
     out, problems = [], []
     for given in ids:

@@ -2,7 +2,7 @@
 
 Files an operator edits, both under `<data_dir>/drift/` and both optional:
 
-``rules.yaml`` — extra rules on any type and any column of that type (pf9lib.normalize.spec), e.g.::
+``rules.yaml`` — extra rules on any type and any column of that type (pf9lib.resources), e.g.::
 
     rules:
       - type: servers            # a resource type
@@ -45,13 +45,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import yaml
 
 from pf9lib.errors import Pf9Error
-from pf9lib.normalize.spec import TYPE_COLUMNS
-from pf9lib.store.events import append_events, register_event_kind
-from pf9lib.store.schema import TS
+from pf9lib.resources import RESOURCES, type_columns
+from pf9lib.store.events import append_events
 
 SEVERITIES = ("critical", "warning", "info")
 SEVERITY_RANK = {"critical": 3, "warning": 2, "info": 1}
@@ -59,8 +57,8 @@ DELETED_FIELD = "deleted"
 # Columns every history row has besides the type's own; a rule may watch them too (a rename, a move).
 ENRICHMENT_COLUMNS = ("name", "project_id", "project_name", "domain_id", "domain_name")
 
-# DOMAIN.md §3: (rule id, type, column in pf9lib.normalize.spec, severity, meaning). The id keeps the
-# domain's field name ("volumes.size"); the column is where the normalized value lives ("size_gb").
+# docs/domain.md "Drift rules": (rule id, type, column in pf9lib.resources, severity, meaning). The id keeps
+# the domain's field name ("volumes.size"); the column is where the normalized value lives ("size_gb").
 BUILTIN_RULES: tuple[tuple[str, str, str, str, str], ...] = (
     ("servers.flavor", "servers", "flavor_name", "critical", "resized (possibly unauthorised)"),
     ("servers.status", "servers", "status", "warning", "status changed"),
@@ -94,20 +92,7 @@ BUILTIN_RULES: tuple[tuple[str, str, str, str, str], ...] = (
     ("subnets.enable_dhcp", "subnets", "enable_dhcp", "warning", "DHCP toggled"),
 )
 
-RULE_CHANGES_KIND = register_event_kind(
-    "drift_rule_changes",
-    pa.schema(
-        [
-            ("change_id", pa.string()),
-            ("changed_at", TS),
-            ("actor", pa.string()),
-            ("rule_id", pa.string()),
-            ("action", pa.string()),  # enable | disable | grade
-            ("severity", pa.string()),  # the new severity of a grade, else null
-            ("note", pa.string()),
-        ]
-    ),
-)
+RULE_CHANGES_KIND = "drift_rule_changes"  # declared in store/schema.py
 RULE_ACTIONS = ("enable", "disable", "grade")
 
 
@@ -147,7 +132,7 @@ def drift_dir(data_dir: Path | str) -> Path:
 
 def type_fields(kind: str) -> list[str]:
     """The columns a rule or an ignore line may name for a type."""
-    return [*ENRICHMENT_COLUMNS, *(name for name, _ in TYPE_COLUMNS[kind])]
+    return [*ENRICHMENT_COLUMNS, *(name for name, _ in type_columns(kind))]
 
 
 # -- rules.yaml ---------------------------------------------------------------------------------------
@@ -193,8 +178,8 @@ def _user_rule(path: Path, n: int, item: Any) -> Rule:
     if unknown:
         raise Pf9Error(f"{path}: rule {n} has unknown key(s) {unknown}: use {sorted(_RULE_KEYS)}")
     kind, field, severity = item.get("type"), item.get("field"), item.get("severity")
-    if kind not in TYPE_COLUMNS:
-        raise Pf9Error(f"{path}: rule {n} names unknown type {kind!r}: use one of {', '.join(TYPE_COLUMNS)}")
+    if kind not in RESOURCES:
+        raise Pf9Error(f"{path}: rule {n} names unknown type {kind!r}: use one of {', '.join(RESOURCES)}")
     if field not in type_fields(kind):
         raise Pf9Error(
             f"{path}: rule {n}: {kind} has no column {field!r}: use one of {', '.join(type_fields(kind))}"
@@ -280,7 +265,7 @@ def _ignore_problem(parts: list[str]) -> str | None:
     if any(not p or any(ch.isspace() for ch in p) for p in parts):
         return "an empty part or a space inside a part"
     kind, _, field = parts
-    if not _GLOB.search(kind) and kind not in TYPE_COLUMNS:
+    if not _GLOB.search(kind) and kind not in RESOURCES:
         return f"unknown type {kind!r}"
     if (
         not _GLOB.search(kind)

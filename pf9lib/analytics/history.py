@@ -1,8 +1,8 @@
 """Change-history analytics over the store's `changes` and `<type>_history` views.
 
 A change is a row of `changes`: an object created, updated (a non-volatile field moved) or deleted in a run.
-Volatile-only rows (usage counters, `updated_at`) are never counted. Windows are relative to `now` (default:
-the current time), so reports carry the date they were generated and never a hard-coded one.
+Volatile-only rows (usage counters, `updated_at`) are never counted. Windows end at `now` (default:
+`store.now`, the time the store describes), so reports carry the date of their data, never a hard-coded one.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import pandas as pd
 
 from pf9lib.analytics.change_log import change_log
 from pf9lib.errors import Pf9Error
-from pf9lib.normalize.spec import TYPE_COLUMNS, VOLATILE_FIELDS
+from pf9lib.resources import RESOURCES, resource, type_columns
+from pf9lib.store import as_store
 from pf9lib.store.reader import Store
 
 KINDS = ("created", "updated", "deleted")
@@ -24,12 +25,11 @@ FREQS = ("hour", "day", "week", "month")
 _IDENTITY = ("name", "project_id", "project_name", "domain_id", "domain_name")
 
 
-def _store(store: Store | Path | str) -> Store:
-    return store if isinstance(store, Store) else Store(store)
+_store = as_store
 
 
-def _now(now: datetime | None) -> datetime:
-    return (now or datetime.now(UTC)).astimezone(UTC)
+def _now(store: Store, now: datetime | None) -> datetime:
+    return (now or store.now).astimezone(UTC)
 
 
 def _in(column: str, values: str | list[str] | None, where: list[str], params: list[Any]) -> None:
@@ -38,8 +38,8 @@ def _in(column: str, values: str | list[str] | None, where: list[str], params: l
         params.append([values] if isinstance(values, str) else list(values))
 
 
-def _window(days: float | None, now: datetime | None) -> tuple[datetime | None, datetime]:
-    end = _now(now)
+def _window(store: Store, days: float | None, now: datetime | None) -> tuple[datetime | None, datetime]:
+    end = _now(store, now)
     return (None if days is None else end - timedelta(days=days)), end
 
 
@@ -56,7 +56,7 @@ def recent_changes(
     """Changes seen in the last `hours` before `now`, newest first (optionally some types/kinds/project)."""
     store = _store(store)
     log = change_log(store)
-    end = _now(now)
+    end = _now(store, now)
     where, params = ["time > ?", "time <= ?"], [end - timedelta(hours=hours), end]
     _in("type", types, where, params)
     _in("kind", kinds, where, params)
@@ -85,7 +85,7 @@ def most_changed(
     change."""
     store = _store(store)
     log = change_log(store)
-    start, end = _window(days, now)
+    start, end = _window(store, days, now)
     where, params = ["time <= ?"], [end]
     if start is not None:
         where.append("time > ?")
@@ -118,7 +118,7 @@ def changes_by_timeframe(
         raise Pf9Error(f"unknown time frame {freq!r}: use one of {', '.join(FREQS)}")
     store = _store(store)
     log = change_log(store)
-    start, end = _window(days, now)
+    start, end = _window(store, days, now)
     where, params = ["time > ?", "time <= ?"], [start, end]
     _in("type", types, where, params)
     return store.sql(
@@ -133,8 +133,8 @@ def changes_by_timeframe(
 
 
 def _check_type(kind: str) -> None:
-    if kind not in TYPE_COLUMNS:
-        raise Pf9Error(f"unknown resource type {kind!r}: use one of {', '.join(TYPE_COLUMNS)}")
+    if kind not in RESOURCES:
+        raise Pf9Error(f"unknown resource type {kind!r}: use one of {', '.join(RESOURCES)}")
 
 
 def resource_history(
@@ -167,16 +167,7 @@ def resource_history(
 
 
 def _at(store: Store, at: str | datetime | None) -> datetime | None:
-    if at is None or isinstance(at, datetime):
-        return at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
-    row = store.con.execute("SELECT started_at FROM runs WHERE run_id = ?", [at]).fetchone()
-    if row is not None:
-        return row[0]
-    try:
-        parsed = datetime.fromisoformat(at)
-    except ValueError:
-        raise Pf9Error(f"{at!r} is neither a run id nor an ISO time: pick a run from `pf9wb runs`") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None if at is None else store.resolve_time(at)
 
 
 def _states(store: Store, kind: str, obj_id: str) -> pd.DataFrame:
@@ -223,9 +214,9 @@ def compare_states(
     the newest state, `before` to the state before it): field, before, after, changed, volatile (a field that
     moves without being a change). `op` says whether the resource existed (upsert) or was deleted (delete)."""
     old, new = _two_states(store, kind, obj_id, before, after)
-    fields = ["op", "observed_at", "run_id", *_IDENTITY, *(name for name, _ in TYPE_COLUMNS[kind])]
+    fields = ["op", "observed_at", "run_id", *_IDENTITY, *(name for name, _ in type_columns(kind))]
     # updated_at is read from Nova's volatile `updated`; the others carry their raw key's name.
-    volatile = VOLATILE_FIELDS.get(kind, frozenset()) | {"updated_at", "observed_at", "run_id"}
+    volatile = resource(kind).volatile | {"updated_at", "observed_at", "run_id"}
     rows = []
     for field in fields:
         a, b = _plain(old.get(field)), _plain(new.get(field))
@@ -307,7 +298,7 @@ def change_patterns(store: Store | Path | str, days: int = 30, now: datetime | N
     """Changes per UTC day (rows, the last `days` days including today, zero-filled) × type (columns), and
     a `total` column; types without changes in the window are left out."""
     store = _store(store)
-    end = _now(now)
+    end = _now(store, now)
     axis = _days(end, days)
     got = _daily(store, datetime.combine(axis[0], datetime.min.time(), UTC) - timedelta(microseconds=1), end)
     wide = got.pivot_table(index="day", columns="type", values="n", aggfunc="sum", fill_value=0)
@@ -321,7 +312,7 @@ def change_patterns(store: Store | Path | str, days: int = 30, now: datetime | N
 def change_velocity(store: Store | Path | str, days: int = 30, now: datetime | None = None) -> pd.DataFrame:
     """Per UTC day: changes (and per kind), changes per hour, and the trailing 7-day average to that day."""
     store = _store(store)
-    end = _now(now)
+    end = _now(store, now)
     axis = _days(end, days + 6)  # six more days so the first day's 7-day average is complete
     got = _daily(store, datetime.combine(axis[0], datetime.min.time(), UTC) - timedelta(microseconds=1), end)
     out = pd.DataFrame({"day": axis})
@@ -349,7 +340,7 @@ def compliance_report(
     store = _store(store)
     log = change_log(store)
     generated = datetime.now(UTC)
-    start, end = _window(days, now or generated)
+    start, end = _window(store, days, now)
     per_type = store.sql(
         f"""SELECT type, count(*) FILTER (WHERE kind = 'created')::BIGINT AS created,
                   count(*) FILTER (WHERE kind = 'updated')::BIGINT AS updated,

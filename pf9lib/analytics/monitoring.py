@@ -16,7 +16,6 @@ import pandas as pd
 
 from pf9lib.analytics.monitoring_alerts import alerts, load_rules
 from pf9lib.collect.metrics_parse import DomainReading, NodeReading
-from pf9lib.store.metrics_store import attach_views
 
 __all__ = [
     "alerts",
@@ -204,13 +203,8 @@ def _vm_memory(reading: DomainReading) -> tuple[float | None, float | None]:
 # --------------------------------------------------------------------------------------------- questions
 
 
-def _views(store) -> None:
-    attach_views(store.con, store.data_dir)
-
-
 def latest_hosts(store) -> pd.DataFrame:
     """Latest values per host (stale ones marked, with the reason), joined to the hypervisor inventory."""
-    _views(store)
     return store.sql("""
         SELECT m.*, h.id AS hypervisor_id, h.region, h.state AS hypervisor_state,
                h.status AS hypervisor_status, h.vcpus AS inv_vcpus, h.memory_mb AS inv_memory_mb,
@@ -229,7 +223,6 @@ def latest_vms(store) -> pd.DataFrame:
 
     `joined_by` says how the server was found (uuid | domain | name | NULL when it is not in the inventory).
     """
-    _views(store)
     return store.sql("""
         WITH by_uuid AS (
             SELECT m.vm_key, s.id FROM metric_latest_vms m JOIN servers s ON s.id = m.instance_uuid
@@ -266,7 +259,6 @@ def top_hosts(store, by: str = "cpu_pct", limit: int = 10) -> pd.DataFrame:
     """Hosts by latest CPU % or memory %, highest first, `critical` above 85 % (DOMAIN.md §6)."""
     if by not in ("cpu_pct", "mem_pct", "fs_pct"):
         raise ValueError("top_hosts ranks by cpu_pct, mem_pct or fs_pct")
-    _views(store)
     return store.sql(
         f"""SELECT host, hypervisor_hostname, cpu_pct, mem_pct, fs_pct, stale, ts,
                    {by} > ? AS critical
@@ -286,7 +278,6 @@ def vm_hotspots(store, by: str = "cpu_pct", limit: int = 10) -> pd.DataFrame:
 
 def average_host_usage(store) -> dict[str, float | None]:
     """Average latest host CPU % and memory % over hosts with values (the health summary's figures)."""
-    _views(store)
     row = store.sql("SELECT avg(cpu_pct) AS cpu, avg(mem_pct) AS mem FROM metric_latest_hosts").iloc[0]
     return {"cpu_pct": _float(row["cpu"]), "mem_pct": _float(row["mem"])}
 
@@ -308,7 +299,6 @@ def series(
     """A host's (`host`) or VM's (`vm_key`) series at raw, hourly or daily resolution, oldest first."""
     if kind not in ("hosts", "vms") or resolution not in _RESOLUTIONS:
         raise ValueError("series(kind=hosts|vms, resolution=raw|hourly|daily)")
-    _views(store)
     view = f"metric_{kind}{_RESOLUTIONS[resolution]}"
     time_col = "ts" if resolution == "raw" else "period"
     key_col = "host" if kind == "hosts" else "vm_key"
@@ -326,7 +316,6 @@ def series(
 
 def target_status(store, batch_id: str | None = None) -> pd.DataFrame:
     """Per-target status (up, error, duration) of one cycle (default: the newest)."""
-    _views(store)
     if batch_id is None:
         newest = store.sql("SELECT max(batch_id) AS b FROM metric_targets").iloc[0]["b"]
         batch_id = None if pd.isna(newest) else newest
@@ -335,5 +324,4 @@ def target_status(store, batch_id: str | None = None) -> pd.DataFrame:
 
 def cycles(store, limit: int = 20) -> pd.DataFrame:
     """Metric cycles and imports, newest first."""
-    _views(store)
     return store.sql("SELECT * FROM metric_cycles ORDER BY started_at DESC, batch_id DESC LIMIT ?", [limit])

@@ -18,47 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 import yaml
 
 from pf9lib.errors import ConfigError
-from pf9lib.store.events import register_event_kind
-from pf9lib.store.metrics_store import attach_views
-from pf9lib.store.schema import TS
 
 DEFAULT_RULES = Path(__file__).with_name("alerts_default.yaml")
 SEVERITIES = ("critical", "high", "medium", "low")
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 _ENTITIES = {"host": "host", "vm": "vm_key"}
 
-ALERTS_KIND = register_event_kind(
-    "metric_alerts",
-    pa.schema(
-        [
-            ("event_id", pa.string()),  # episode id + state: the same transition appended twice reads once
-            ("episode_id", pa.string()),
-            ("alert_id", pa.string()),  # rule:entity_kind:entity
-            ("state", pa.string()),  # firing | resolved
-            ("rule", pa.string()),
-            ("severity", pa.string()),
-            ("entity_kind", pa.string()),
-            ("entity", pa.string()),
-            ("entity_name", pa.string()),
-            ("host", pa.string()),
-            ("metric", pa.string()),
-            ("op", pa.string()),
-            ("threshold", pa.float64()),
-            ("value", pa.float64()),
-            ("first_seen", TS),
-            ("fired_at", TS),
-            ("last_seen", TS),
-            ("resolved_at", TS),
-            ("reason", pa.string()),
-            ("batch_id", pa.string()),
-            ("at", TS),
-        ]
-    ),
-)
+ALERTS_KIND = "metric_alerts"  # declared in store/schema.py; state is firing | resolved
 
 
 @dataclass(frozen=True)
@@ -279,7 +248,6 @@ def _event(
 def alerts(store, open_only: bool = False) -> pd.DataFrame:
     """One row per alert episode: its newest state, first and last seen (live from the latest state)."""
     view = store.events(ALERTS_KIND)
-    attach_views(store.con, store.data_dir)
     where = "WHERE e.state = 'firing'" if open_only else ""
     return store.sql(f"""
         WITH events AS (

@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from pf9lib.store.reader import Store, open_store
+from pf9lib.store import as_store
+from pf9lib.store.reader import Store
 
 # (key, label) in display order: the cards of the overview, the rows of reports.
 CARDS: tuple[tuple[str, str], ...] = (
@@ -34,19 +35,17 @@ CARDS: tuple[tuple[str, str], ...] = (
 VIEWER_HEADER_ENV = "HTTP_X_FORWARDED_USER"  # Voilà's http_header_envs name for an X-Forwarded-User header
 
 
-def _store(store: Store | Path | str) -> Store:
-    return store if isinstance(store, Store) else open_store(store)
+_store = as_store
 
 
 def as_of(store: Store | Path | str) -> datetime | None:
-    """Start of the latest completed run (success or partial): the time the current state describes."""
+    """The time the current state describes (`store.now`), None while the store has no completed run."""
     store = _store(store)
-    row = store.sql("SELECT max(started_at) AS t FROM runs WHERE status IN ('success', 'partial')").iloc[0]
-    return None if pd.isna(row["t"]) else pd.Timestamp(row["t"]).to_pydatetime()
+    return store.now if store.has_runs else None
 
 
 def _count(store: Store, sql: str, params: list[Any] | None = None) -> int:
-    return int(store.sql(sql, params or []).iloc[0, 0])
+    return int(store.scalar(sql, params or []))
 
 
 def health_summary(store: Store | Path | str, now: datetime | None = None) -> pd.DataFrame:

@@ -14,10 +14,9 @@ from typing import Any
 
 import openstack
 
-from pf9lib.collect.descriptors import BY_TYPE, QUOTA_CALLS, Descriptor
 from pf9lib.collect.pager import ListingError, RetryPolicy, get_json, iter_pages
-from pf9lib.normalize.enrich import NEEDS
 from pf9lib.normalize.rows import Lookups, normalize_columns
+from pf9lib.resources import ALL_TYPES, RESOURCES, Resource
 from pf9lib.store.writer import RunWriter, TypeStats
 
 GLOBAL_REGION = "global"  # Keystone objects belong to the cloud, not to a region
@@ -72,7 +71,7 @@ class _Fetcher:
         return getattr(conn, _PROXIES[service])
 
     def listing(
-        self, desc: Descriptor, region: str, calls: list[tuple[str, dict[str, str]]] | None = None
+        self, desc: Resource, region: str, calls: list[tuple[str, dict[str, str]]] | None = None
     ) -> Listing:
         result = Listing(desc.type, region)
         started = time.monotonic()
@@ -93,7 +92,7 @@ class _Fetcher:
         """One service's quotas (with usage) for some projects: one call per project, no bulk API exists."""
         result = Listing("quotas", region)
         started = time.monotonic()
-        template, key = QUOTA_CALLS[service]
+        template, key = RESOURCES["quotas"].calls[service]
         path = template.removeprefix(_STRIP_PREFIX.get(service, ""))
         with self.limits[service]:
             for project_id in project_ids:
@@ -110,7 +109,7 @@ class _Fetcher:
 
 
 def _quota_object(service: str, project_id: str, quota: dict[str, Any]) -> dict[str, Any]:
-    """One row per (service, project): limits are configuration, usage is volatile (see normalize.spec)."""
+    """One row per (service, project): limits are configuration, usage is volatile (pf9lib.resources)."""
     limits, usage = {}, {}
     for resource, value in sorted(quota.items()):
         if resource == "id":
@@ -148,7 +147,7 @@ def _fetcher_for(settings, policy: RetryPolicy | None) -> tuple[_Fetcher, list[s
 def fetch_only(settings, types: list[str] | None = None, policy: RetryPolicy | None = None) -> list[Listing]:
     """Fetch every listing without normalizing or storing: the floor a full collect is measured against."""
     fetcher, regions = _fetcher_for(settings, policy)
-    return fetch_all(fetcher, regions, list(types or [*BY_TYPE, "quotas"]))
+    return fetch_all(fetcher, regions, list(types or ALL_TYPES))
 
 
 def collect_cloud(
@@ -165,14 +164,13 @@ def collect_cloud(
     """
     from pf9lib import __version__
 
-    wanted = list(types or [*BY_TYPE, "quotas"])
-    unknown = [t for t in wanted if t not in BY_TYPE and t != "quotas"]
+    wanted = list(types or ALL_TYPES)
+    unknown = [t for t in wanted if t not in RESOURCES]
     if unknown:
         from pf9lib.errors import ConfigError
 
-        raise ConfigError(
-            f"unknown resource type(s) {', '.join(unknown)}: choose from {', '.join(BY_TYPE)}, quotas"
-        )
+        known = ", ".join(ALL_TYPES)
+        raise ConfigError(f"unknown resource type(s) {', '.join(unknown)}: choose from {known}")
     fetcher, regions = _fetcher_for(settings, policy)
     writer = RunWriter(
         data_dir, settings.cloud, regions, wanted, started_at=started_at, tool_version=__version__
@@ -217,12 +215,12 @@ def _iter_listings(fetcher: _Fetcher, regions: list[str], wanted: list[str]) -> 
 
         # Identity first: enrichment, per-project quotas and per-user keypairs need it.
         ident = {
-            t: submit(t, GLOBAL_REGION, fetcher.listing, BY_TYPE[t], GLOBAL_REGION)
+            t: submit(t, GLOBAL_REGION, fetcher.listing, RESOURCES[t], GLOBAL_REGION)
             for t in ("domains", "projects", "users")
         }
         for t in wanted:
-            desc = BY_TYPE.get(t)
-            if desc is None or t in ident:
+            desc = RESOURCES[t]
+            if t in ident or desc.scope in ("per_project", "per_user"):
                 continue
             for region in (
                 [GLOBAL_REGION] if desc.scope == "global" else regions if desc.scope == "region" else []
@@ -234,13 +232,13 @@ def _iter_listings(fetcher: _Fetcher, regions: list[str], wanted: list[str]) -> 
         if "quotas" in wanted:
             for chunk in _chunks([p["id"] for p in projects.objects], CHUNK):
                 for region in regions:
-                    for service in QUOTA_CALLS:
+                    for service in RESOURCES["quotas"].calls:
                         submit("quotas", region, fetcher.quotas, region, service, chunk)
         if "keypairs" in wanted:
-            calls = [(BY_TYPE["keypairs"].path, {"user_id": u["id"]}) for u in users.objects]
+            calls = [(RESOURCES["keypairs"].path, {"user_id": u["id"]}) for u in users.objects]
             for chunk in _chunks(calls, CHUNK):
                 for region in regions:
-                    submit("keypairs", region, fetcher.listing, BY_TYPE["keypairs"], region, chunk)
+                    submit("keypairs", region, fetcher.listing, RESOURCES["keypairs"], region, chunk)
         arrived: dict[tuple[str, str], list[Listing]] = {}
         for future in as_completed(futures):
             part = future.result()
@@ -255,10 +253,9 @@ def fetch_all(fetcher: _Fetcher, regions: list[str], wanted: list[str]) -> list[
 
 
 def _cleaned(listing: Listing) -> Listing:
-    if listing.type == "keypairs":  # keypairs come wrapped: {"keypair": {...}}
-        listing.objects = [k.get("keypair", k) for k in listing.objects]
-    if listing.type == "availability_zones":  # "internal" holds control-plane services, not placements
-        listing.objects = [z for z in listing.objects if z.get("zoneName") != "internal"]
+    clean = RESOURCES[listing.type].clean
+    if clean is not None:
+        listing.objects = clean(listing.objects)
     return listing
 
 
@@ -277,7 +274,7 @@ def _merge(parts: list[Listing]) -> Listing:
     return whole
 
 
-_LOOKUP_TYPES = frozenset({"projects", "domains", "networks", "images", "ports", "servers"})
+_LOOKUP_TYPES = frozenset(Lookups.SOURCES)
 
 
 class _IncrementalStore:
@@ -293,9 +290,7 @@ class _IncrementalStore:
     def _ready(self, listing: Listing) -> bool:
         needs = [("projects", GLOBAL_REGION), ("domains", GLOBAL_REGION)]
         wanted = set(self.writer.types)
-        if listing.type == "ports" and "networks" in wanted:
-            needs.append(("networks", listing.region))  # ports without a project inherit their network's
-        needs += [(kind, listing.region) for kind in NEEDS.get(listing.type, ()) if kind in wanted]
+        needs += [(kind, listing.region) for kind in RESOURCES[listing.type].needs if kind in wanted]
         return all(key in self.seen for key in needs)
 
     def add(self, listing: Listing) -> None:
@@ -325,7 +320,7 @@ class _IncrementalStore:
         started = time.thread_time()  # CPU time of this thread: storing overlaps fetching
         region = listing.region
         sources = [("projects", GLOBAL_REGION), ("domains", GLOBAL_REGION)] + [
-            (kind, region) for kind in ("networks", "images", "ports", "servers")
+            (kind, region) for kind in Lookups.SOURCES[2:]
         ]
         # Rebuilt only when one of its listings has arrived since: indexing 30k ports per listing adds up.
         key = tuple(id(self.seen.get(source)) for source in sources)

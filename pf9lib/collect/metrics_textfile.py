@@ -22,8 +22,6 @@ from pathlib import Path
 import pandas as pd
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
-from pf9lib.store.metrics_store import attach_views
-
 TEXTFILE_NAME = "pf9wb.prom"
 log = logging.getLogger(__name__)
 
@@ -77,7 +75,6 @@ def _registry(store) -> CollectorRegistry:
         for t in per_type.itertuples(index=False):
             objects.labels("inventory", r.cloud, t.type).set(int(t.n))
 
-    attach_views(store.con, store.data_dir)
     cycle = store.sql("""
         SELECT epoch(ended_at) AS ended, epoch(ended_at) - epoch(started_at) AS duration, up, down, samples
         FROM metric_cycles ORDER BY started_at DESC LIMIT 1

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from pf9lib.collect.descriptors import Descriptor
+from pf9lib.resources import Resource
 
 PAGE_SIZE = 1000
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -85,7 +85,7 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _next_marker(desc: Descriptor, body: dict[str, Any]) -> str | None:
+def _next_marker(desc: Resource, body: dict[str, Any]) -> str | None:
     if desc.paging == "glance":
         link = body.get("next")
     else:
@@ -99,7 +99,7 @@ def _next_marker(desc: Descriptor, body: dict[str, Any]) -> str | None:
 
 def iter_pages(
     proxy: Any,
-    desc: Descriptor,
+    desc: Resource,
     path: str | None = None,
     params: dict[str, str] | None = None,
     policy: RetryPolicy | None = None,

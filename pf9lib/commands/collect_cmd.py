@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from pf9lib.collect.descriptors import ALL_TYPES
+from pf9lib.resources import ALL_TYPES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -7,24 +7,25 @@ Each enricher takes the raw objects of one type and the same run's lookups and r
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
 
 S, INT, LS = pa.string(), pa.int64(), pa.list_(pa.string())
 
-ENRICHED_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
-    "servers": [("os_distro", S), ("os_version", S), ("os_source", S), ("port_ids", LS)],
-    "security_groups": [
-        ("attached_vm_count", INT),
-        ("attached_vm_names", LS),
-        ("network_ids", LS),
-        ("rule_summary", S),
-    ],
-}
-# Listings an enricher reads, per region: the collector stores a type only once these have arrived.
-NEEDS: dict[str, tuple[str, ...]] = {"servers": ("images", "ports"), "security_groups": ("ports", "servers")}
+# The columns each enricher adds; the resource catalogue declares them with the type (pf9lib.resources).
+SERVER_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
+    ("os_distro", S),
+    ("os_version", S),
+    ("os_source", S),
+    ("port_ids", LS),
+)
+SECURITY_GROUP_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
+    ("attached_vm_count", INT),
+    ("attached_vm_names", LS),
+    ("network_ids", LS),
+    ("rule_summary", S),
+)
 
 _OS_PATTERNS = [
     (re.compile(r"ubuntu[-_ ]?(\d\d\.\d\d)?", re.I), "ubuntu"),
@@ -90,7 +91,7 @@ def rule_text(rule: dict[str, Any]) -> str:
     return f"Allow {protocol}{ports} {direction} {word} {peer} ({rule.get('ethertype', 'IPv4')})"
 
 
-def _servers(raws: list[dict[str, Any]], lookups) -> dict[str, list[Any]]:
+def enrich_servers(raws: list[dict[str, Any]], lookups) -> dict[str, list[Any]]:
     oses = [server_os(raw, lookups.images) for raw in raws]
     ports_by_device = lookups.ports_by_device()
     return {
@@ -101,7 +102,7 @@ def _servers(raws: list[dict[str, Any]], lookups) -> dict[str, list[Any]]:
     }
 
 
-def _security_groups(raws: list[dict[str, Any]], lookups) -> dict[str, list[Any]]:
+def enrich_security_groups(raws: list[dict[str, Any]], lookups) -> dict[str, list[Any]]:
     vms: dict[str, set[str]] = {}
     networks: dict[str, set[str]] = {}
     for port in lookups.ports.values():
@@ -118,9 +119,3 @@ def _security_groups(raws: list[dict[str, Any]], lookups) -> dict[str, list[Any]
             "; ".join(rule_text(r) for r in raw.get("security_group_rules") or []) for raw in raws
         ],
     }
-
-
-ENRICHERS: dict[str, Callable[[list[dict[str, Any]], Any], dict[str, list[Any]]]] = {
-    "servers": _servers,
-    "security_groups": _security_groups,
-}

@@ -1,8 +1,8 @@
 """The RVTools-style workbook (DOMAIN.md §10): one sheet per resource type with stable headers, plus
 Summary, ProjectQuotas and MetaData; the same content as one CSV per sheet.
 
-Headers come from the type's declared columns (normalize.spec), never from the data, so they are identical for
-every run: tools that read these workbooks break when headers move.
+Headers come from the type's declared columns (pf9lib.resources), never from the data, so they are identical
+for every run: tools that read these workbooks break when headers move.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from pf9lib.normalize.spec import TYPE_COLUMNS
+from pf9lib.resources import RESOURCES, type_columns
 from pf9lib.store.reader import Store
 
 LEADING = ["cloud", "region", "id", "name", "project_id", "project_name", "domain_id", "domain_name"]
@@ -34,12 +34,12 @@ QUOTA_HEADERS = [
     "reserved",
 ]
 META_HEADERS = ["key", "value"]
-SHEET_NAMES = {kind: kind.replace("_", " ").title().replace(" ", "")[:31] for kind in TYPE_COLUMNS}
+SHEET_NAMES = {kind: kind.replace("_", " ").title().replace(" ", "")[:31] for kind in RESOURCES}
 
 
 def sheet_headers(kind: str) -> list[str]:
     """The documented, stable header row of a type's sheet."""
-    own = [name for name, _ in TYPE_COLUMNS[kind] if name not in LEADING]
+    own = [name for name, _ in type_columns(kind) if name not in LEADING]
     return LEADING + own
 
 
@@ -81,7 +81,7 @@ def _summary(store: Store, run_id: str) -> pd.DataFrame:
             [previous.iloc[0]["run_id"]],
         ).set_index("type")["count"]
     rows = []
-    for kind in TYPE_COLUMNS:
+    for kind in RESOURCES:
         count = int(counts["count"].get(kind, 0)) if kind in counts.index else 0
         prev = prev_counts.get(kind) if kind in prev_counts.index else None
         rows.append(
@@ -131,7 +131,7 @@ def build_sheets(store: Store, run_id: str | None = None) -> dict[str, pd.DataFr
         raise Pf9Error(f"no completed run in {store.data_dir}: run `pf9wb collect` first")
     view = store.as_of(run["run_id"])
     sheets = {"Summary": _summary(store, run["run_id"])}
-    for kind in TYPE_COLUMNS:
+    for kind in RESOURCES:
         if kind != "quotas":
             sheets[SHEET_NAMES[kind]] = _type_frame(view, kind)
     sheets["ProjectQuotas"] = _quotas(view)

@@ -1,8 +1,8 @@
-"""Small appended facts (an acknowledgement, a rule toggle, a restore step, a scheduled-job record).
+"""Small appended facts (an acknowledgement, a rule toggle, an alert transition, a job record, a plan step).
 
 Each append is its own immutable Parquet file, so any number of processes append at the same moment without
-locks and nothing is ever rewritten; "current state" is a query over the events. A kind's schema is declared
-once, by the module that owns that kind, with `register_event_kind`.
+locks and nothing is ever rewritten; "current state" is a query over the events. Every kind is declared in
+store/schema.py (EVENT_SCHEMAS), so its view exists in every store before the first event is written.
 """
 
 from __future__ import annotations
@@ -14,34 +14,22 @@ from typing import Any
 
 import pyarrow as pa
 
-from pf9lib.store.layout import Layout, write_parquet_atomic
-
-EVENT_SCHEMAS: dict[str, pa.Schema] = {}
-
-
-def register_event_kind(kind: str, schema: pa.Schema) -> str:
-    """Declare an event kind; its view in every store connection is named after it."""
-    existing = EVENT_SCHEMAS.get(kind)
-    if existing is not None and not existing.equals(schema):
-        # Schemas only grow: a new column must be added at the end, old files lack it.
-        missing = [f.name for f in existing if f.name not in schema.names]
-        if missing:
-            raise ValueError(f"event kind {kind!r} may only add columns; {missing} were dropped")
-    EVENT_SCHEMAS[kind] = schema
-    return kind
+from pf9lib.errors import Pf9Error
+from pf9lib.store.layout import Layout, write_table
+from pf9lib.store.schema import EVENT_KINDS, EVENT_SCHEMAS, event_table
 
 
 def append_events(data_dir: Path | str, kind: str, rows: list[dict[str, Any]]) -> Path | None:
-    """Append rows of a registered kind as one new file; returns its path (None when there was nothing)."""
+    """Append rows of a declared kind as one new file; returns its path (None when there was nothing).
+
+    The file's date partition is the day the rows were appended (wall clock): it only places the file.
+    """
     if kind not in EVENT_SCHEMAS:
-        raise KeyError(f"unknown event kind {kind!r}: register it with register_event_kind first")
+        raise Pf9Error(f"unknown event kind {kind!r}: the store declares {', '.join(EVENT_KINDS)}")
     if not rows:
         return None
-    table = pa.Table.from_pylist(rows, schema=EVENT_SCHEMAS[kind])
+    table = event_table(kind)
     now = datetime.now(UTC)
-    path = (
-        Layout(data_dir).events_dir(kind)
-        / now.strftime("%Y-%m-%d")
-        / (f"{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:12]}.parquet")
-    )
-    return write_parquet_atomic(table, path)
+    data = pa.Table.from_pylist(rows, schema=table.schema)
+    stem = f"{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:12]}"
+    return write_table(Layout(data_dir), table, data, stem, date=now.strftime("%Y-%m-%d"))

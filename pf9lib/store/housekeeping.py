@@ -16,9 +16,9 @@ from pathlib import Path
 import duckdb
 
 from pf9lib.errors import Pf9Error
-from pf9lib.store.layout import Layout, maintenance_lock, write_parquet_atomic
+from pf9lib.store.layout import Layout, maintenance_lock, write_table
 from pf9lib.store.reader import Store
-from pf9lib.store.schema import history_schema
+from pf9lib.store.schema import RUN_TABLES, Table, duckdb_type, history_table
 
 
 @dataclass
@@ -40,7 +40,23 @@ def _visible_runs(store: Store) -> set[str]:
 
 
 def _history_files(layout: Layout, kind: str) -> list[Path]:
-    return sorted(layout.history_dir(kind).glob("cloud=*/date=*/*.parquet"))
+    return sorted(layout.history_dir(kind).glob("cloud=*/month=*/*.parquet"))
+
+
+def _read_sql(table: Table, hive: bool) -> str:
+    """The declared columns of a list of files (parameter ?), NULL where an older file lacks one."""
+    empty = ", ".join(f'CAST(NULL AS {duckdb_type(f.type)}) AS "{f.name}"' for f in table.schema)
+    casts = ", ".join(f'CAST("{f.name}" AS {duckdb_type(f.type)}) AS "{f.name}"' for f in table.schema)
+    opts = "hive_partitioning = false"
+    if hive:
+        types = ", ".join(f"'{p}': VARCHAR" for p in table.partitions)
+        opts = f"hive_partitioning = true, hive_types = {{{types}}}"
+        empty += ", NULL::VARCHAR AS cloud"
+        casts += ", cloud"
+    return (
+        f"SELECT {casts} FROM ((SELECT * FROM read_parquet(?, union_by_name = true, {opts})) "
+        f"UNION ALL BY NAME (SELECT {empty} WHERE false))"
+    )
 
 
 def _merge_history(
@@ -68,11 +84,11 @@ def _merge_history(
     if not candidates:
         return len(files), len(files), 0, 0
     paths = [str(p) for p in candidates]
-    schema = history_schema(columns)
+    declared = history_table(kind, columns)
+    schema = declared.schema
     names = ", ".join(f'"{f.name}"' for f in schema)
     con.execute(
-        f"""CREATE TABLE rows AS SELECT {names}, cloud FROM read_parquet(?, union_by_name = true,
-            hive_partitioning = true, hive_types = {{'cloud': VARCHAR, 'date': DATE}})
+        f"""CREATE TABLE rows AS SELECT * FROM ({_read_sql(declared, hive=True)})
             QUALIFY row_number() OVER (PARTITION BY run_id, region, id) = 1""",
         [paths],
     )
@@ -82,25 +98,16 @@ def _merge_history(
         con.execute(keep_rows_sql)
     rows_after = con.execute("SELECT count(*) FROM rows").fetchone()[0]
     groups = con.execute(
-        "SELECT DISTINCT cloud, strftime(observed_at, '%Y-%m-01') AS month FROM rows ORDER BY 1, 2"
+        "SELECT DISTINCT cloud, strftime(observed_at, '%Y-%m') AS month FROM rows ORDER BY 1, 2"
     ).fetchall()
     for cloud, month in groups:
-        table = (
-            con.execute(
-                f"SELECT {names} FROM rows WHERE cloud = ? AND strftime(observed_at, '%Y-%m-01') = ? "
-                "ORDER BY observed_at, run_id, region, id",
-                [cloud, month],
-            )
-            .to_arrow_table()
-            .cast(schema)
-        )
-        target = (
-            layout.history_dir(kind)
-            / f"cloud={cloud}"
-            / f"date={month}"
-            / (f"compacted-{month[:7]}-{uuid.uuid4().hex[:10]}.parquet")
-        )
-        write_parquet_atomic(table, target)
+        table = con.sql(
+            f"SELECT {names} FROM rows WHERE cloud = ? AND strftime(observed_at, '%Y-%m') = ? "
+            "ORDER BY observed_at, run_id, region, id",
+            params=[cloud, month],
+        ).to_arrow_table()
+        stem = f"compacted-{month}-{uuid.uuid4().hex[:10]}"
+        write_table(layout, declared, table, stem, cloud=cloud, month=month)
     con.close()
     for path in candidates:  # the merged files are in place: the originals can go
         path.unlink()
@@ -109,21 +116,22 @@ def _merge_history(
     return len(files), len(_history_files(layout, kind)), rows_before, rows_after
 
 
-def _merge_small(layout: Layout, pattern: str, target_name: str, keep_runs: set[str]) -> None:
+def _merge_small(layout: Layout, table: Table, keep_runs: set[str], **partitions: str) -> None:
     """Merge run records (starts, ends, per-type stats) into one file, keeping those of `keep_runs`."""
-    files = sorted(layout.root.glob(pattern))
+    directory = layout.table_dir(table).joinpath(*(f"{k}={v}" for k, v in partitions.items()))
+    files = sorted(directory.glob("*.parquet"))
     if not files:
         return
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
-    table = con.execute(
-        "SELECT DISTINCT * FROM read_parquet(?, union_by_name = true, hive_partitioning = false) "
+    rows = con.sql(
+        f"SELECT DISTINCT * FROM ({_read_sql(table, hive=False)}) "
         "WHERE run_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY run_id",
-        [[str(f) for f in files], sorted(keep_runs)],
+        params=[[str(f) for f in files], sorted(keep_runs)],
     ).to_arrow_table()
     con.close()
-    if table.num_rows:
-        write_parquet_atomic(table, files[0].parent / target_name.format(uuid=uuid.uuid4().hex[:10]))
+    if rows.num_rows:
+        write_table(layout, table, rows, f"compacted-{uuid.uuid4().hex[:10]}", **partitions)
     for path in files:
         path.unlink()
 
@@ -196,11 +204,10 @@ def _housekeep(data_dir: Path | str, cutoff: datetime | None, wait: bool) -> Hou
             old = set(store.sql("SELECT run_id FROM run_starts WHERE started_at < ?", [cutoff])["run_id"])
             keep_runs = (all_runs - old) | _runs_in_history(layout, store.type_columns)
         store.close()
-        _merge_small(layout, "runs/*.start.parquet", "compacted-{uuid}.start.parquet", keep_runs)
-        _merge_small(layout, "runs/*.end.parquet", "compacted-{uuid}.end.parquet", keep_runs)
-        for cloud_dir in sorted((layout.root / "run_types").glob("cloud=*")):
-            _merge_small(
-                layout, f"run_types/{cloud_dir.name}/*.parquet", "compacted-{uuid}.parquet", keep_runs
-            )
+        starts, ends, stats = RUN_TABLES
+        _merge_small(layout, starts, keep_runs)
+        _merge_small(layout, ends, keep_runs)
+        for cloud_dir in sorted(layout.table_dir(stats).glob("cloud=*")):
+            _merge_small(layout, stats, keep_runs, cloud=cloud_dir.name.removeprefix("cloud="))
         files_after, bytes_after = _sizes(layout)
     return HousekeepingResult(files_before, files_after, rows_before, rows_after, bytes_before, bytes_after)

@@ -1,11 +1,13 @@
 """Host and VM metrics in the store: raw series, hourly/daily roll-ups, retention, and the latest state.
 
 Under <data>/store/metrics/:
-  series/<hosts|vms>/date=<d>/<YYYYMMDDTHH>-<batch>.parquet   rows of one hour from one batch
-  targets/date=<d>/<YYYYMMDDTHH>-<batch>.parquet              per-target status (up, error, duration, …)
-  cycles/date=<d>/<batch>.parquet                             one record per cycle or import
-  latest/<batch>.<vms|alerts|hosts>.parquet                   newest wins (the hosts file is written last)
-  rollups/<hourly|daily>/<hosts|vms>/date=<d>/<period>~<digest>.parquet
+  series/<hosts|vms>/date=<d>/<YYYYMMDDTHH>-<batch>~<fp>.parquet   rows of one hour from one batch
+  targets/date=<d>/<YYYYMMDDTHH>-<batch>~<fp>.parquet              per-target status (up, error, …)
+  cycles/date=<d>/<batch>~<fp>.parquet                             one record per cycle or import
+  latest/<batch>.<vms|alerts|hosts>.parquet                        newest wins (the hosts file is last)
+  rollups/<hourly|daily>/<hosts|vms>/date=<d>/<period>.<digest>~<fp>.parquet
+
+The tables are declared in store/schema.py (`<fp>` is their schema's fingerprint).
 
 Like the rest of the store, every file is immutable, written under a temporary name then renamed. The latest
 state carries the raw counters and their time, so the next cycle (in this process or after a restart)
@@ -31,93 +33,52 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pf9lib.errors import ConfigError
-from pf9lib.store.layout import Layout, write_parquet_atomic
-from pf9lib.store.schema import TS, duckdb_type
+from pf9lib.store.layout import Layout, write_parquet_atomic, write_table
+from pf9lib.store.schema import (
+    ALERT_STATE_SCHEMA,
+    CYCLE_SCHEMA,
+    HOST_COUNTERS,
+    HOST_MEASURES,
+    HOST_SCHEMA,
+    LATEST_HOST_SCHEMA,
+    LATEST_PARTS,
+    LATEST_VM_SCHEMA,
+    METRIC_TABLES,
+    ROLLUP_ATTRS,
+    SERIES,
+    TARGET_SCHEMA,
+    TS,
+    VM_COUNTERS,
+    VM_MEASURES,
+    VM_SCHEMA,
+    duckdb_type,
+    rollup_schema,
+)
 
-_TYPES = {"ts": TS, "str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
-
-
-def _fields(spec: str) -> list[tuple[str, pa.DataType]]:
-    """`name:type name:type …` → schema fields (types: ts, str, int, float, bool)."""
-    return [(name, _TYPES[kind]) for name, kind in (item.split(":") for item in spec.split())]
-
-
-HOST_MEASURES = [
-    "cpu_pct",
-    "mem_total_bytes",
-    "mem_used_bytes",
-    "mem_pct",
-    "fs_total_bytes",
-    "fs_used_bytes",
-    "fs_pct",
-    "net_rx_bps",
-    "net_tx_bps",
-    "load1",
-    "load5",
-    "load15",
+__all__ = [
+    "ALERT_STATE_SCHEMA",
+    "CYCLE_SCHEMA",
+    "HOST_COUNTERS",
+    "HOST_MEASURES",
+    "HOST_SCHEMA",
+    "LATEST_HOST_SCHEMA",
+    "LATEST_VM_SCHEMA",
+    "SERIES",
+    "TARGET_SCHEMA",
+    "VM_COUNTERS",
+    "VM_MEASURES",
+    "VM_SCHEMA",
+    "Retention",
+    "latest_batch",
+    "latest_sources",
+    "maintain",
+    "read_latest",
+    "rollup_schema",
+    "write_batch",
 ]
-VM_MEASURES = [
-    "cpu_pct",
-    "mem_bytes",
-    "mem_max_bytes",
-    "mem_used_bytes",
-    "mem_pct",
-    "disk_read_bps",
-    "disk_write_bps",
-    "net_rx_bps",
-    "net_tx_bps",
-    "block_capacity_bytes",
-    "block_allocation_bytes",
-]
-# `clock` is the host's own time at the scrape (node_time_seconds): rates use it when both ends have it.
-HOST_COUNTERS = ["cpu_idle_s", "cpu_total_s", "net_rx_bytes", "net_tx_bytes", "boot_time", "clock"]
-VM_COUNTERS = ["cpu_time_s", "disk_read_bytes", "disk_write_bytes", "net_rx_bytes", "net_tx_bytes", "clock"]
+TABLES = {t.name: t for t in METRIC_TABLES}
+_SERIES_TABLE = {"hosts": TABLES["metric_hosts"], "vms": TABLES["metric_vms"]}
 
-
-def _measures(names: list[str]) -> str:
-    return " ".join(f"{n}:float" for n in names)
-
-
-HOST_SCHEMA = pa.schema(
-    _fields("ts:ts batch_id:str host:str hypervisor_hostname:str address:str cpu_count:int")
-    + _fields(_measures(HOST_MEASURES) + " note:str " + _measures(HOST_COUNTERS))
-)
-VM_SCHEMA = pa.schema(
-    _fields(
-        "ts:ts batch_id:str vm_key:str host:str hypervisor_hostname:str domain:str instance_uuid:str "
-        "instance_name:str project_name:str project_id:str flavor:str vcpus:float state_code:float"
-    )
-    + _fields(_measures(VM_MEASURES) + " note:str " + _measures(VM_COUNTERS))
-)
-_LATEST_EXTRA = _fields("stale:bool stale_reason:str checked_at:ts")
-LATEST_HOST_SCHEMA = pa.schema(list(HOST_SCHEMA) + _LATEST_EXTRA)
-LATEST_VM_SCHEMA = pa.schema(list(VM_SCHEMA) + _LATEST_EXTRA)
-TARGET_SCHEMA = pa.schema(
-    _fields(
-        "ts:ts batch_id:str kind:str host:str address:str url:str up:bool error:str duration_s:float "
-        "samples:int bytes:int"
-    )
-)
-CYCLE_SCHEMA = pa.schema(
-    _fields(
-        "batch_id:str source:str started_at:ts ended_at:ts targets:int up:int down:int hosts:int vms:int "
-        "samples:int fetch_s:float error:str"
-    )
-)
-ALERT_STATE_SCHEMA = pa.schema(
-    _fields(
-        "alert_id:str rule:str severity:str entity_kind:str entity:str entity_name:str host:str metric:str "
-        "op:str threshold:float value:float streak:int firing:bool first_seen:ts fired_at:ts last_seen:ts "
-        "sample_ts:ts"
-    )
-)
-SERIES = {"hosts": (HOST_SCHEMA, "host", HOST_MEASURES), "vms": (VM_SCHEMA, "vm_key", VM_MEASURES)}
-# Attributes a roll-up row carries (their newest value in the period) beside its key.
-_ATTRS = {
-    "hosts": ["hypervisor_hostname", "address"],
-    "vms": ["host", "instance_uuid", "instance_name", "project_name", "project_id", "flavor", "vcpus"],
-}
-_LATEST_PARTS = (("hosts", LATEST_HOST_SCHEMA), ("vms", LATEST_VM_SCHEMA), ("alerts", ALERT_STATE_SCHEMA))
 LATEST_KEEP = 5  # latest-state files kept (the newest wins; a few more for a reader that opened one)
 
 
@@ -164,7 +125,7 @@ def table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def write_hourly_batches(root: Path, tbl: pa.Table, batch_id: str) -> list[Path]:
+def write_hourly_batches(layout: Layout, name: str, tbl: pa.Table, batch_id: str) -> list[Path]:
     """Split rows by the hour of `ts` and write one file per hour (roll-ups find their inputs by name)."""
     if tbl.num_rows == 0:
         return []
@@ -173,7 +134,7 @@ def write_hourly_batches(root: Path, tbl: pa.Table, batch_id: str) -> list[Path]
     for hour in sorted(set(hours.to_pylist())):
         part = tbl.filter(pc.equal(hours, hour))
         day = f"{hour[:4]}-{hour[4:6]}-{hour[6:8]}"
-        paths.append(write_parquet_atomic(part, root / f"date={day}" / f"{hour}-{batch_id}.parquet"))
+        paths.append(write_table(layout, TABLES[name], part, f"{hour}-{batch_id}", date=day))
     return paths
 
 
@@ -188,9 +149,10 @@ def write_batch(
 ) -> None:
     """Write one cycle (or one import): series, target status, latest state (hosts last), then its record."""
     lay = MetricsLayout(data_dir)
-    write_hourly_batches(lay.series_dir("hosts"), hosts, batch_id)
-    write_hourly_batches(lay.series_dir("vms"), vms, batch_id)
-    write_hourly_batches(lay.root / "targets", targets, batch_id)
+    store = Layout(data_dir)
+    write_hourly_batches(store, "metric_hosts", hosts, batch_id)
+    write_hourly_batches(store, "metric_vms", vms, batch_id)
+    write_hourly_batches(store, "metric_targets", targets, batch_id)
     if latest is not None:
         latest_hosts, latest_vms, alert_state = latest
         write_parquet_atomic(latest_vms, lay.latest_dir / f"{batch_id}.vms.parquet")
@@ -198,9 +160,7 @@ def write_batch(
         # The hosts file is the commit mark of a latest state: readers look for it first.
         write_parquet_atomic(latest_hosts, lay.latest_dir / f"{batch_id}.hosts.parquet")
     started = cycle["started_at"].astimezone(UTC).strftime("%Y-%m-%d")
-    write_parquet_atomic(
-        table([cycle], CYCLE_SCHEMA), lay.root / "cycles" / f"date={started}" / f"{batch_id}.parquet"
-    )
+    write_table(store, TABLES["metric_cycles"], table([cycle], CYCLE_SCHEMA), batch_id, date=started)
 
 
 def latest_batch(data_dir: Path | str) -> str | None:
@@ -213,9 +173,9 @@ def read_latest(data_dir: Path | str) -> tuple[str | None, pa.Table, pa.Table, p
     """(batch id, hosts, vms, alert state) of the newest complete latest state; empty tables when none."""
     batch = latest_batch(data_dir)
     if batch is None:
-        return None, *(schema.empty_table() for _, schema in _LATEST_PARTS)
+        return None, *(schema.empty_table() for _, schema in LATEST_PARTS)
     parts = []
-    for suffix, schema in _LATEST_PARTS:
+    for suffix, schema in LATEST_PARTS:
         path = MetricsLayout(data_dir).latest_dir / f"{batch}.{suffix}.parquet"
         parts.append(_conform(pq.read_table(path), schema) if path.exists() else schema.empty_table())
     return batch, parts[0], parts[1], parts[2]
@@ -242,13 +202,14 @@ def maintain(data_dir: Path | str, now: datetime, retention: Retention = Retenti
     try:
         for kind in SERIES:
             by_hour = _group(lay.series_dir(kind).glob("date=*/*.parquet"), lambda n: n[:11])
+            store = Layout(data_dir)
             hourly_dir = lay.rollup_dir("hourly", kind)
             for hour, inputs in sorted(by_hour.items()):
-                if hour < current_hour and _rollup(con, kind, "hour", inputs, hourly_dir, hour):
+                if hour < current_hour and _rollup(con, store, kind, "hourly", inputs, hour):
                     stats["hourly"] += 1
             by_day = _group(hourly_dir.glob("date=*/*.parquet"), lambda n: n[:8])
             for day, inputs in sorted(by_day.items()):
-                if day < today and _rollup(con, kind, "day", inputs, lay.rollup_dir("daily", kind), day):
+                if day < today and _rollup(con, store, kind, "daily", inputs, day):
                     stats["daily"] += 1
     finally:
         con.close()
@@ -273,34 +234,26 @@ def _digest(paths: list[Path]) -> str:
     return hashlib.blake2b(names.encode(), digest_size=6).hexdigest()
 
 
-def _rollup(con, kind: str, unit: str, inputs: list[Path], out_dir: Path, period: str) -> bool:
-    """Summarise one period into `<period>~<digest>.parquet` unless that exact roll-up exists."""
+def _rollup(con, store: Layout, kind: str, resolution: str, inputs: list[Path], period: str) -> bool:
+    """Summarise one period into `<period>.<digest>~<fp>.parquet` unless that exact roll-up exists."""
     day = f"{period[:4]}-{period[4:6]}-{period[6:8]}"
-    target = out_dir / f"date={day}" / f"{period}~{_digest(inputs)}.parquet"
+    target = store.file(TABLES[f"metric_{kind}_{resolution}"], f"{period}.{_digest(inputs)}", date=day)
     if target.exists():
         return False
     files = "[" + ", ".join(_quote(str(p)) for p in sorted(inputs)) + "]"
-    query = _hourly_sql(kind, files) if unit == "hour" else _daily_sql(kind, files)
+    query = _hourly_sql(kind, files) if resolution == "hourly" else _daily_sql(kind, files)
     tbl = con.sql(query).to_arrow_table()
+    tbl = tbl.append_column("written_at", pa.array([datetime.now(UTC)] * tbl.num_rows, type=TS))
     write_parquet_atomic(tbl.cast(rollup_schema(kind)), target)
-    for stale in target.parent.glob(f"{period}~*.parquet"):
+    for stale in target.parent.glob(f"{period}.*.parquet"):
         if stale != target:
             stale.unlink(missing_ok=True)
     return True
 
 
-def rollup_schema(kind: str) -> pa.Schema:
-    schema, key, measures = SERIES[kind]
-    fields = [("period", TS), (key, pa.string())] + [(a, schema.field(a).type) for a in _ATTRS[kind]]
-    fields += [("samples", pa.int64())]
-    for m in measures:
-        fields += _fields(f"{m}_avg:float {m}_max:float {m}_n:int")
-    return pa.schema(fields)
-
-
 def _hourly_sql(kind: str, files: str) -> str:
     _, key, measures = SERIES[kind]
-    attrs = ", ".join(f"arg_max({a}, ts) AS {a}" for a in _ATTRS[kind])
+    attrs = ", ".join(f"arg_max({a}, ts) AS {a}" for a in ROLLUP_ATTRS[kind])
     aggs = ", ".join(f"avg({m}) AS {m}_avg, max({m}) AS {m}_max, count({m}) AS {m}_n" for m in measures)
     return f"""
         SELECT date_trunc('hour', ts) AS period, {key}, {attrs}, count(*) AS samples, {aggs}
@@ -310,7 +263,7 @@ def _hourly_sql(kind: str, files: str) -> str:
 
 def _daily_sql(kind: str, files: str) -> str:
     _, key, measures = SERIES[kind]
-    attrs = ", ".join(f"arg_max({a}, period) AS {a}" for a in _ATTRS[kind])
+    attrs = ", ".join(f"arg_max({a}, period) AS {a}" for a in ROLLUP_ATTRS[kind])
     aggs = ", ".join(
         f"sum({m}_avg * {m}_n) / nullif(sum({m}_n), 0) AS {m}_avg, max({m}_max) AS {m}_max, "
         f"sum({m}_n) AS {m}_n"
@@ -362,43 +315,41 @@ def _quote(path: str) -> str:
 
 def _empty(schema: pa.Schema) -> str:
     cols = ", ".join(f'CAST(NULL AS {duckdb_type(f.type)}) AS "{f.name}"' for f in schema)
-    return f"(SELECT {cols} WHERE false)"
+    return f"SELECT {cols} WHERE false"
 
 
-def _source(directory: Path, pattern: str, schema: pa.Schema, filename: bool = False) -> str:
-    if not directory.exists() or not any(directory.glob(pattern)):
-        return _empty(schema) if not filename else f"(SELECT *, '' AS filename FROM {_empty(schema)})"
-    extra = ", filename = true" if filename else ""
-    glob = _quote(str(directory / pattern))
-    return f"read_parquet({glob}, union_by_name = true, hive_partitioning = false{extra})"
+def _conformed(path: Path, schema: pa.Schema) -> str:
+    """The declared columns of one file; a file written before a column existed gives NULL for it."""
+    names = ", ".join(f'CAST("{f.name}" AS {duckdb_type(f.type)}) AS "{f.name}"' for f in schema)
+    return (
+        f"SELECT {names} FROM ((SELECT * FROM read_parquet({_quote(str(path))})) "
+        f"UNION ALL BY NAME ({_empty(schema)}))"
+    )
 
 
-def attach_views(con: duckdb.DuckDBPyConnection, data_dir: Path | str) -> list[str]:
-    """Create (or refresh) the metric views in a DuckDB connection; returns their names.
+def latest_sources(data_dir: Path | str, batch: str | None, as_of: datetime | None) -> dict[str, str]:
+    """SQL of the views metric_latest_hosts, metric_latest_vms and metric_alert_state.
 
-    metric_hosts / metric_vms (raw series), metric_targets, metric_cycles, metric_<hosts|vms>_<hourly|daily>,
-    metric_latest_hosts / metric_latest_vms (with stale, stale_reason, checked_at), metric_alert_state.
+    Live: the newest complete latest state. As of a time: each host's and VM's newest sample up to then
+    (from the metric_hosts / metric_vms views, already cut), and each alert's newest transition up to then.
     """
+    names = {"hosts": "metric_latest_hosts", "vms": "metric_latest_vms", "alerts": "metric_alert_state"}
+    if as_of is not None:
+        return {
+            names["hosts"]: "SELECT *, false AS stale, NULL::VARCHAR AS stale_reason, ts AS checked_at "
+            "FROM metric_hosts QUALIFY row_number() OVER (PARTITION BY host ORDER BY ts DESC) = 1",
+            names["vms"]: "SELECT *, false AS stale, NULL::VARCHAR AS stale_reason, ts AS checked_at "
+            "FROM metric_vms QUALIFY row_number() OVER (PARTITION BY vm_key ORDER BY ts DESC) = 1",
+            names[
+                "alerts"
+            ]: """SELECT alert_id, rule, severity, entity_kind, entity, entity_name, host, metric,
+                op, threshold, value, NULL::BIGINT AS streak, state = 'firing' AS firing, first_seen,
+                fired_at, last_seen, last_seen AS sample_ts
+            FROM metric_alerts QUALIFY row_number() OVER (PARTITION BY alert_id ORDER BY "at" DESC) = 1""",
+        }
     lay = MetricsLayout(data_dir)
-    views = {
-        "metric_hosts": _source(lay.series_dir("hosts"), "date=*/*.parquet", HOST_SCHEMA),
-        "metric_vms": _source(lay.series_dir("vms"), "date=*/*.parquet", VM_SCHEMA),
-        "metric_targets": _source(lay.root / "targets", "date=*/*.parquet", TARGET_SCHEMA),
-        "metric_cycles": _source(lay.root / "cycles", "date=*/*.parquet", CYCLE_SCHEMA),
-    }
-    for resolution in ("hourly", "daily"):
-        for kind, (_, key, _) in SERIES.items():
-            src = _source(lay.rollup_dir(resolution, kind), "date=*/*.parquet", rollup_schema(kind), True)
-            # A replaced roll-up can sit beside its successor for a moment: keep the newest file's row.
-            views[f"metric_{kind}_{resolution}"] = (
-                f"(SELECT * EXCLUDE (filename) FROM {src} "
-                f"QUALIFY row_number() OVER (PARTITION BY period, {key} ORDER BY filename DESC) = 1)"
-            )
-    batch = latest_batch(data_dir)
-    for suffix, schema in _LATEST_PARTS:
+    out = {}
+    for suffix, schema in LATEST_PARTS:
         path = lay.latest_dir / f"{batch}.{suffix}.parquet"
-        name = "metric_alert_state" if suffix == "alerts" else f"metric_latest_{suffix}"
-        views[name] = f"read_parquet({_quote(str(path))}, union_by_name = true)" if batch else _empty(schema)
-    for name, source in views.items():
-        con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM {source}')
-    return list(views)
+        out[names[suffix]] = _conformed(path, schema) if batch and path.exists() else _empty(schema)
+    return out

@@ -1,139 +1,298 @@
-"""Read side of the store: an in-memory DuckDB whose views sit over the Parquet files.
+"""Read side of the store: an in-memory DuckDB whose views sit over the Parquet files, and one clock.
 
 No process holds a DuckDB file open, so any number of readers run beside a writer. Only runs whose end record
-says success or partial are visible; a killed run's files are ignored until it is marked failed.
+says success or partial are visible; a killed run's files are ignored until it is marked failed. After
+`open_store(dir)` every view of every declared table exists (store/schema.py); `store.now` is the time the
+views describe, and `as_of` moves it, for inventory, events and metrics alike.
 """
 
 from __future__ import annotations
 
 import socket
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 
+from pf9lib.errors import Pf9Error
 from pf9lib.procutil import pid_alive
-from pf9lib.store.layout import Layout
+from pf9lib.store.layout import Layout, files_by_fingerprint
 from pf9lib.store.schema import (
-    RUN_END_SCHEMA,
-    RUN_START_SCHEMA,
-    RUN_TYPES_SCHEMA,
+    EVENT_KINDS,
+    METRIC_TABLES,
+    RUN_TABLES,
+    Table,
     duckdb_type,
-    history_schema,
+    event_table,
+    history_table,
 )
 
 VISIBLE_STATUSES = ("success", "partial")
 
 
-_PARTITION_TYPES = {"cloud": "VARCHAR", "date": "DATE"}
+class QueryError(Pf9Error):
+    """SQL over the store failed (an unknown view or column, a syntax error): the message is DuckDB's."""
 
 
-def _empty_select(schema, partitions: tuple[str, ...]) -> str:
-    cols = [f'CAST(NULL AS {duckdb_type(f.type)}) AS "{f.name}"' for f in schema]
-    cols += [f"CAST(NULL AS {_PARTITION_TYPES[p]}) AS {p}" for p in partitions]
-    return f"(SELECT {', '.join(cols)} WHERE false)"
+_REAL_PARTITIONS = ("cloud",)  # partition values that are columns; date/month only place files
 
 
 def _quote(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
 
+def _empty_select(table: Table) -> str:
+    cols = [f'CAST(NULL AS {duckdb_type(f.type)}) AS "{f.name}"' for f in table.schema]
+    cols += [f"CAST(NULL AS VARCHAR) AS {p}" for p in table.partitions if p in _REAL_PARTITIONS]
+    return f"SELECT {', '.join(cols)} WHERE false"
+
+
+def parse_time(value: str | datetime) -> datetime | None:
+    """An aware UTC datetime from a datetime or an ISO text (naive means UTC); None when it is neither."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    try:
+        when = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 class Store:
-    """The history store of one data directory; `con` has a view per type, its history, runs and changes."""
+    """The store of one data directory: every view (`views()`), SQL over them, and `now`."""
 
     def __init__(self, data_dir: Path | str, as_of: datetime | None = None) -> None:
-        from pf9lib.normalize.spec import TYPE_COLUMNS
+        from pf9lib.resources import RESOURCES
+        from pf9lib.store.upgrade import upgrade_if_needed
 
+        upgrade_if_needed(data_dir)
         self.layout = Layout(data_dir)
         self.data_dir = self.layout.data_dir
-        self.as_of_time = as_of
-        self.type_columns = TYPE_COLUMNS
+        self.as_of_time = parse_time(as_of) if as_of is not None else None
+        self.type_columns = {kind: res.store_columns for kind, res in RESOURCES.items()}
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
+        self._lock = threading.RLock()
+        self._empty: dict[str, Table] = {}  # raw views bound while their table had no file yet
+        self._latest_batch: str | None = None
+        self._materialised: dict[str, Any] = {}
+        self._views: list[str] = []
         self._create_views()
 
-    # -- views ----------------------------------------------------------------------------------
-    def _source(self, glob: str, schema, partitions: tuple[str, ...] = ()) -> str:
-        directory = Path(glob.split("*", 1)[0])
-        if not self.layout.has_files(directory):
-            return _empty_select(schema, partitions)
-        hive_opts = ""
-        if partitions:
-            types = ", ".join(f"'{p}': {_PARTITION_TYPES[p]}" for p in partitions)
-            hive_opts = f", hive_partitioning = true, hive_types = {{{types}}}"
-        return f"read_parquet({_quote(glob)}, union_by_name = true{hive_opts})"
+    # -- sources ------------------------------------------------------------------------------------
+    def _source(self, table: Table) -> str:
+        """A SELECT of the table's declared columns over its files, one footer bound per schema.
 
+        Files of the current schema are read through a glob (later files are seen without re-binding);
+        files of an older schema (a column was added since) are listed and read by name, with NULL for the
+        columns they lack, until compaction rewrites them.
+        """
+        directory = self.layout.table_dir(table)
+        groups = files_by_fingerprint(directory)
+        if not groups:
+            self._empty[table.name] = table
+            return _empty_select(table)
+        self._empty.pop(table.name, None)
+        hive = [p for p in table.partitions if p in _REAL_PARTITIONS]
+        opts = ", hive_partitioning = false"
+        if hive:
+            types = ", ".join(f"'{p}': VARCHAR" for p in table.partitions)
+            opts = f", hive_partitioning = true, hive_types = {{{types}}}"
+        parts = []
+        current = groups.pop(table.fingerprint, None)
+        if current:
+            glob = _quote(
+                str(directory / table.pattern.replace("*.parquet", f"*~{table.fingerprint}.parquet"))
+            )
+            parts.append(f"SELECT * FROM read_parquet({glob}{opts})")
+        older = sorted(f for files in groups.values() for f in files)
+        if older:
+            listed = "[" + ", ".join(_quote(f) for f in older) + "]"
+            parts.append(f"SELECT * FROM read_parquet({listed}, union_by_name = true{opts})")
+        parts.append(_empty_select(table))  # declares every column with its type, even if no file has it
+        names = [f'"{f.name}"' for f in table.schema] + [p for p in hive]
+        casts = [f'CAST("{f.name}" AS {duckdb_type(f.type)}) AS "{f.name}"' for f in table.schema] + hive
+        union = " UNION ALL BY NAME ".join(f"({p})" for p in parts)
+        if len(parts) == 2 and current:  # the common case: every file has the current schema
+            return f"SELECT {', '.join(names)} FROM ({parts[0]})"
+        return f"SELECT {', '.join(casts)} FROM ({union})"
+
+    def _cut(self, column: str | None) -> str:
+        if self.as_of_time is None or column is None:
+            return "TRUE"
+        return f'"{column}" <= {self._as_of_sql()}'
+
+    def _as_of_sql(self) -> str:
+        return f"TIMESTAMPTZ '{self.as_of_time.isoformat()}'" if self.as_of_time else "NULL"
+
+    def _view(self, name: str, sql: str) -> None:
+        self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
+        if not name.startswith("_") and name not in self._views:
+            self._views.append(name)
+
+    def _raw(self, table: Table) -> str:
+        """The raw view of a table, bound to files only once every view is declared (see _create_views)."""
+        self._view(f"_raw_{table.name}", _empty_select(table))
+        self._pending.append(table)
+        return f'"_raw_{table.name}"'
+
+    # -- views --------------------------------------------------------------------------------------
     def _create_views(self) -> None:
-        con, lay = self.con, self.layout
-        starts = self._source(str(lay.runs_dir / "*.start.parquet"), RUN_START_SCHEMA)
-        ends = self._source(str(lay.runs_dir / "*.end.parquet"), RUN_END_SCHEMA)
-        types = self._source(lay.run_types_glob(), RUN_TYPES_SCHEMA, ("cloud",))
+        # Views are declared over empty stand-ins of the raw views, then each raw view is pointed at its
+        # files: DuckDB binds a view's whole tree at creation, so this binds each table's files once instead
+        # of once per view above it (changes and deletions sit over every type's history).
+        self._pending: list[Table] = []
+        self._run_views()
+        self._history_views()
+        for kind in EVENT_KINDS:
+            table = event_table(kind)
+            self._view(kind, f"SELECT * FROM {self._raw(table)} WHERE {self._cut(table.time_column)}")
+        self._metric_views()
+        for table in self._pending:
+            self._view(f"_raw_{table.name}", self._source(table))
+        self._pending = []
+
+    def _run_views(self) -> None:
+        starts, ends, stats = (self._raw(t) for t in RUN_TABLES)
+        self._view("run_starts", f"SELECT * FROM {starts}")
+        self._view("run_ends", f"SELECT * FROM {ends}")
         cutoff = "TRUE" if self.as_of_time is None else f"s.started_at <= {self._as_of_sql()}"
-        con.execute(f"CREATE OR REPLACE VIEW run_starts AS SELECT * FROM {starts}")
-        con.execute(f"CREATE OR REPLACE VIEW run_ends AS SELECT * FROM {ends}")
-        con.execute(f"""
-            CREATE OR REPLACE VIEW runs AS
-            SELECT s.run_id, s.cloud, s.regions, s.types, s.started_at, e.ended_at,
+        self._view(
+            "runs",
+            f"""SELECT s.run_id, s.cloud, s.regions, s.types, s.started_at, e.ended_at,
                    coalesce(e.status, 'running') AS status, e.error,
                    date_diff('millisecond', s.started_at, e.ended_at) / 1000.0 AS duration_s, s.pid, s.host
-            FROM run_starts s LEFT JOIN run_ends e USING (run_id)
-            WHERE {cutoff}
-        """)
-        con.execute(f"CREATE OR REPLACE VIEW run_types AS SELECT * FROM {types}")
-        con.execute(f"""
-            CREATE OR REPLACE VIEW visible_runs AS
-            SELECT run_id, started_at FROM runs WHERE status IN {VISIBLE_STATUSES}
-        """)
+            FROM run_starts s LEFT JOIN (
+                SELECT * FROM run_ends QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY ended_at) = 1
+            ) e USING (run_id)
+            WHERE {cutoff}""",
+        )
+        self._view("run_types", f"SELECT * FROM {stats} WHERE run_id IN (SELECT run_id FROM runs)")
+        self._view("visible_runs", f"SELECT run_id, started_at FROM runs WHERE status IN {VISIBLE_STATUSES}")
+
+    def _history_views(self) -> None:
         change_parts, deletion_parts = [], []
         for kind, columns in self.type_columns.items():
-            schema = history_schema(columns)
-            source = self._source(lay.history_glob(kind), schema, ("cloud", "date"))
+            raw = self._raw(history_table(kind, columns))
             # Compaction briefly leaves a merged file beside its inputs: keep one row per (run, region, id).
-            con.execute(f"""
-                CREATE OR REPLACE VIEW "{kind}_history" AS
-                SELECT h.* EXCLUDE (date) FROM {source} h
-                WHERE h.run_id IN (SELECT run_id FROM visible_runs)
-                QUALIFY row_number() OVER (PARTITION BY h.run_id, h.region, h.id) = 1
-            """)
-            con.execute(f"""
-                CREATE OR REPLACE VIEW "{kind}" AS
-                SELECT * EXCLUDE (op, change, changed_fields, content_hash, full_hash) FROM (
+            self._view(
+                f"{kind}_history",
+                f"""SELECT h.* FROM {raw} h WHERE h.run_id IN (SELECT run_id FROM visible_runs)
+                QUALIFY row_number() OVER (PARTITION BY h.run_id, h.region, h.id) = 1""",
+            )
+            self._view(
+                kind,
+                f"""SELECT * EXCLUDE (op, change, changed_fields, content_hash, full_hash, columns_fp) FROM (
                     SELECT * FROM "{kind}_history"
                     QUALIFY row_number() OVER (PARTITION BY cloud, region, id
                                                ORDER BY observed_at DESC, run_id DESC) = 1
-                ) WHERE op = 'upsert'
-            """)
+                ) WHERE op = 'upsert'""",
+            )
             common = (
                 f"SELECT run_id, observed_at AS time, cloud, region, '{kind}' AS type, id, name, project_id, "
                 f'project_name, domain_id, domain_name, change AS kind, changed_fields FROM "{kind}_history"'
             )
             change_parts.append(f"{common} WHERE change IN ('created', 'updated', 'deleted')")
             deletion_parts.append(f"{common} WHERE op = 'delete'")
-        con.execute("CREATE OR REPLACE VIEW changes AS " + " UNION ALL ".join(change_parts))
-        con.execute("CREATE OR REPLACE VIEW deletions AS " + " UNION ALL ".join(deletion_parts))
+        self._view("changes", " UNION ALL ".join(change_parts))
+        self._view("deletions", " UNION ALL ".join(deletion_parts))
 
-    def _as_of_sql(self) -> str:
-        if self.as_of_time is None:
-            return "NULL"
-        return f"TIMESTAMPTZ '{self.as_of_time.astimezone(UTC).isoformat()}'"
+    def _metric_views(self) -> None:
+        from pf9lib.store.metrics_store import latest_batch, latest_sources
 
-    def events(self, kind: str) -> str:
-        """Create (or refresh) the view of an event kind and return its name, for use in SQL."""
-        from pf9lib.store.events import EVENT_SCHEMAS
+        for table in METRIC_TABLES:
+            raw = self._raw(table)
+            if table.name.endswith(("_hourly", "_daily")):
+                key = "host" if "_hosts_" in table.name else "vm_key"
+                # A replaced roll-up can sit beside its successor for a moment: keep the newest file's row.
+                raw = f"""(SELECT * EXCLUDE (written_at) FROM {raw}
+                    QUALIFY row_number() OVER (PARTITION BY period, {key} ORDER BY written_at DESC) = 1)"""
+            self._view(table.name, f"SELECT * FROM {raw} WHERE {self._cut(table.time_column)}")
+        self._latest_batch = latest_batch(self.data_dir)
+        for name, sql in latest_sources(self.data_dir, self._latest_batch, self.as_of_time).items():
+            self._view(name, sql)
 
-        if kind not in EVENT_SCHEMAS:
-            raise KeyError(f"unknown event kind {kind!r}")
-        source = self._source(self.layout.events_glob(kind), EVENT_SCHEMAS[kind])
-        self.con.execute(f'CREATE OR REPLACE VIEW "{kind}" AS SELECT * FROM {source}')
-        return kind
+    def _refresh(self) -> None:
+        """Re-bind the views whose files appeared since they were bound (a first event of its kind, a first
+        run, a new latest metrics state). Cheap when nothing changed: a few directory looks."""
+        with self._lock:
+            appeared = [t for t in self._empty.values() if files_by_fingerprint(self.layout.table_dir(t))]
+            if appeared:
+                for table in appeared:
+                    self._view(f"_raw_{table.name}", self._source(table))
+            if self.as_of_time is None:
+                from pf9lib.store.metrics_store import latest_batch, latest_sources
 
-    # -- public API -----------------------------------------------------------------------------
+                batch = latest_batch(self.data_dir)
+                if batch != self._latest_batch:
+                    self._latest_batch = batch
+                    for name, sql in latest_sources(self.data_dir, batch, None).items():
+                        self._view(name, sql)
+
+    # -- queries ------------------------------------------------------------------------------------
     def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
-        return self.con.execute(query, params or []).df()
+        """Run SQL over the views and return a DataFrame (parameters by position `?` or name `$x`)."""
+        self._refresh()
+        with self._lock:
+            try:
+                return self.con.execute(query, params or []).df()
+            except duckdb.CatalogException as exc:
+                raise QueryError(f"{_first_line(exc)} (store.views() lists the views)") from exc
+            except duckdb.Error as exc:
+                raise QueryError(_first_line(exc)) from exc
+
+    def scalar(self, query: str, params: list | dict | None = None) -> Any:
+        """The first column of the first row (None when there is no row)."""
+        self._refresh()
+        with self._lock:
+            row = self.con.execute(query, params or []).fetchone()
+        return None if row is None else row[0]
+
+    def rows(self, query: str, params: list | dict | None = None) -> list[tuple]:
+        """All rows as tuples (for library code that needs no DataFrame)."""
+        self._refresh()
+        with self._lock:
+            return self.con.execute(query, params or []).fetchall()
+
+    def records(self, query: str, params: list | dict | None = None) -> list[dict[str, Any]]:
+        """All rows as dicts of Python values (lists stay lists, NULL stays None: no pandas coercion)."""
+        self._refresh()
+        with self._lock:
+            cursor = self.con.execute(query, params or [])
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def table(self, name: str) -> pd.DataFrame:
         return self.sql(f'SELECT * FROM "{name}"')
+
+    def views(self) -> list[str]:
+        """Every public view: inventory types and their _history, runs, changes, events, metrics."""
+        return list(self._views)
+
+    def events(self, kind: str) -> str:
+        """The view name of an event kind, for SQL; a one-line error for a kind the store does not know."""
+        if kind not in EVENT_KINDS:
+            raise Pf9Error(f"unknown event kind {kind!r}: the store has {', '.join(EVENT_KINDS)}")
+        return kind
+
+    def cached(self, name: str, build_sql: str, depends_on: tuple[str, ...]) -> str:
+        """A temporary table of `build_sql`'s rows, rebuilt when a view in `depends_on` gained rows.
+
+        The views it depends on are append-only, so their row counts (from Parquet footers) move whenever
+        anything was added. Analytics ask a dozen questions of the same derived table; this builds it once.
+        """
+        self._refresh()
+        with self._lock:
+            signature = self.con.execute(
+                "SELECT " + ", ".join(f'(SELECT count(*) FROM "{v}")' for v in depends_on)
+            ).fetchone()
+            if self._materialised.get(name) != signature:
+                self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {build_sql}')
+                self._materialised[name] = signature
+        return name
 
     def runs(self) -> pd.DataFrame:
         """Runs, newest first; a run with no end record whose process is gone shows as interrupted."""
@@ -147,36 +306,59 @@ class Store:
             df.loc[dead, "error"] = "interrupted: the collecting process ended without finishing the run"
         return df
 
-    def as_of(self, run_or_time: str | datetime) -> Store:
-        """The same views as they were at a run (its id) or a time."""
-        if isinstance(run_or_time, datetime):
-            when = run_or_time if run_or_time.tzinfo else run_or_time.replace(tzinfo=UTC)
-        else:
-            row = self.con.execute("SELECT started_at FROM runs WHERE run_id = ?", [run_or_time]).fetchone()
-            if row is None:
-                try:
-                    when = datetime.fromisoformat(run_or_time)
-                except ValueError:
-                    from pf9lib.errors import Pf9Error
-
-                    raise Pf9Error(
-                        f"no run {run_or_time!r} in {self.data_dir}: pick one from `pf9wb runs` "
-                        "or give an ISO time"
-                    ) from None
-                when = when if when.tzinfo else when.replace(tzinfo=UTC)
-            else:
-                when = row[0]
-        return Store(self.data_dir, as_of=when)
-
     def latest_run(self, visible_only: bool = True) -> dict | None:
         where = f"WHERE status IN {VISIBLE_STATUSES}" if visible_only else ""
         df = self.sql(f"SELECT * FROM runs {where} ORDER BY started_at DESC, run_id DESC LIMIT 1")
         return None if df.empty else df.iloc[0].to_dict()
 
+    # -- the clock ----------------------------------------------------------------------------------
+    @property
+    def now(self) -> datetime:
+        """The time the views describe: the `as_of` time, else the start of the newest visible run, else (an
+        empty store) the wall clock. Every analytic's default "now"."""
+        if self.as_of_time is not None:
+            return self.as_of_time
+        latest = self.scalar("SELECT max(started_at) FROM visible_runs")
+        return pd.Timestamp(latest).to_pydatetime() if latest is not None else datetime.now(UTC)
+
+    @property
+    def has_runs(self) -> bool:
+        return bool(self.scalar("SELECT count(*) FROM visible_runs"))
+
+    def resolve_time(self, run_or_time: str | datetime) -> datetime:
+        """The one parser of "a run id or an ISO time" (also `latest`): the time it names."""
+        if isinstance(run_or_time, datetime):
+            return parse_time(run_or_time)
+        text = str(run_or_time).strip()
+        if text in ("latest", "latest-run", "now"):
+            return self.now
+        started = self.scalar("SELECT started_at FROM runs WHERE run_id = ?", [text])
+        if started is not None:
+            return pd.Timestamp(started).to_pydatetime()
+        when = parse_time(text)
+        if when is None:
+            raise Pf9Error(
+                f"no run {text!r} in {self.data_dir}: pick one from `pf9wb runs` or give an ISO time "
+                "(2026-10-01T00:00:00Z)"
+            )
+        return when
+
+    def as_of(self, run_or_time: str | datetime) -> Store:
+        """The same views as they were at a run (its id) or a time: inventory, events and metrics."""
+        return Store(self.data_dir, as_of=self.resolve_time(run_or_time))
+
     def close(self) -> None:
         self.con.close()
 
+    def __repr__(self) -> str:
+        when = self.as_of_time.isoformat() if self.as_of_time else "latest"
+        return f"<Store {self.data_dir} as_of={when} views={len(self._views)}>"
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0]
+
 
 def open_store(data_dir: Path | str = "data") -> Store:
-    """Open the history store of a data directory (created empty if it does not exist yet)."""
+    """Open the store of a data directory (empty views if it has no store yet)."""
     return Store(data_dir)

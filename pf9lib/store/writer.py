@@ -12,19 +12,23 @@ import json
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pyarrow as pa
 
-from pf9lib.store.layout import Layout, maintenance_lock, write_parquet_atomic
+from pf9lib.resources import resource
+from pf9lib.store.layout import Layout, maintenance_lock, write_schema_document, write_table
 from pf9lib.store.reader import Store
-from pf9lib.store.schema import RUN_END_SCHEMA, RUN_START_SCHEMA, RUN_TYPES_SCHEMA, history_schema
+from pf9lib.store.schema import RUN_END_SCHEMA, RUN_START_SCHEMA, RUN_TABLES, RUN_TYPES_SCHEMA, history_table
+
+_STARTS, _ENDS, _TYPE_STATS = RUN_TABLES
 
 
 @dataclass
@@ -97,15 +101,22 @@ class RunWriter:
     ) -> None:
         self.layout = Layout(data_dir)
         self.cloud = cloud
+        # One clock per run: the end is the start plus the elapsed time, so a run dated on a simulated clock
+        # still lasts the seconds it took.
         self.started_at = (started_at or datetime.now(UTC)).astimezone(UTC)
+        self._t0 = time.monotonic()
         self.run_id = new_run_id(self.started_at)
         self.regions, self.types = regions, types
         self.stats: list[TypeStats] = []
         self._lock = threading.Lock()
         self._finished = False
         # Shared for the whole run: compaction and pruning (exclusive) wait until no collect is writing.
+        from pf9lib.store.upgrade import upgrade_if_needed
+
+        upgrade_if_needed(data_dir)
         self._lock_cm = maintenance_lock(data_dir, exclusive=False)
         self._lock_cm.__enter__()
+        write_schema_document(self.layout)
         self._baseline = Store(data_dir)  # the visible state before this run
         self._mark_interrupted_runs()
         start = pa.Table.from_pylist(
@@ -123,14 +134,15 @@ class RunWriter:
             ],
             schema=RUN_START_SCHEMA,
         )
-        write_parquet_atomic(start, self.layout.run_event_file(self.run_id, "start"))
+        write_table(self.layout, _STARTS, start, self.run_id)
 
     def _mark_interrupted_runs(self) -> None:
         """Runs left without an end by a killed process become failed, so they are final and explained."""
         runs = self._baseline.runs()
         for row in runs[runs["status"] == "failed"].itertuples():
             if row.ended_at is None or str(row.ended_at) == "NaT":
-                self._write_end(row.run_id, "failed", row.error, datetime.now(UTC))
+                # Its true end is unknown: it is closed at its start, with the reason.
+                self._write_end(row.run_id, "failed", row.error, row.started_at.to_pydatetime())
 
     # -- per type -------------------------------------------------------------------------------
     def write_type(
@@ -148,16 +160,14 @@ class RunWriter:
         `raws` are the API objects; `to_rows` turns a list of them into typed rows or columns (with "id")
         and is called only for the objects that changed, which keeps a run of few changes cheap.
         """
-        from pf9lib.normalize.rows import object_id
-        from pf9lib.normalize.spec import TYPE_COLUMNS, VOLATILE_FIELDS
-
-        volatile = VOLATILE_FIELDS.get(kind, frozenset())
+        res = resource(kind)
+        volatile, object_id, columns_fp = res.volatile, res.id_of, res.columns_fp
         previous = self._previous_hashes(kind, region)
         stats = TypeStats(kind, region, complete, len(raws), duration_s=duration_s, error=error)
         changed: list[tuple[str, str, str, dict[str, Any]]] = []  # (change, content hash, full hash, raw)
         seen: set[str] = set()
         for raw in raws:
-            obj_id = object_id(kind, raw)
+            obj_id = object_id(raw)
             seen.add(obj_id)
             content_hash, full_hash = hash_object(raw, volatile)
             before = previous.get(obj_id)
@@ -165,7 +175,9 @@ class RunWriter:
                 changed.append(("created", content_hash, full_hash, raw))
             elif before[0] != content_hash:
                 changed.append(("updated", content_hash, full_hash, raw))
-            elif before[1] != full_hash:
+            elif before[1] != full_hash or before[2] != columns_fp:
+                # Only volatile fields moved, or the catalogue's columns for the type changed since the row
+                # was written: a new row (so every current row has every column), never a change.
                 changed.append(("volatile", content_hash, full_hash, raw))
         gone = [obj_id for obj_id in previous if obj_id not in seen] if complete else []
         columns = _as_columns(to_rows([raw for *_, raw in changed]))
@@ -189,6 +201,7 @@ class RunWriter:
                 changed_fields=fields_col,
                 content_hash=[c[1] for c in changed],
                 full_hash=[c[2] for c in changed],
+                columns_fp=[columns_fp] * len(changed),
                 raw=[_dumps(c[3]) for c in changed],
             )
             tombstones = []
@@ -196,19 +209,20 @@ class RunWriter:
                 tomb = dict(last_rows[obj_id])
                 tomb.update(op="delete", change="deleted", changed_fields=None)
                 tombstones.append(tomb)
-            self._write_history(kind, region, columns, tombstones, TYPE_COLUMNS[kind])
+            self._write_history(kind, region, columns, tombstones, res.store_columns)
         with self._lock:
             self.stats.append(stats)
         return stats
 
-    def _previous_hashes(self, kind: str, region: str) -> dict[str, tuple[str, str]]:
+    def _previous_hashes(self, kind: str, region: str) -> dict[str, tuple[str, str, str]]:
         con = self._baseline.con.cursor()
         rows = con.execute(
-            f"""SELECT id, content_hash, full_hash, op FROM "{kind}_history" WHERE cloud = ? AND region = ?
+            f"""SELECT id, content_hash, full_hash, columns_fp, op FROM "{kind}_history"
+                WHERE cloud = ? AND region = ?
                 QUALIFY row_number() OVER (PARTITION BY id ORDER BY observed_at DESC, run_id DESC) = 1""",
             [self.cloud, region],
         ).fetchall()
-        return {r[0]: (r[1], r[2]) for r in rows if r[3] == "upsert"}
+        return {r[0]: (r[1], r[2], r[3]) for r in rows if r[4] == "upsert"}
 
     def _last_rows(self, kind: str, region: str, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
@@ -231,7 +245,8 @@ class RunWriter:
         tombstones: list[dict[str, Any]],
         type_columns,
     ) -> None:
-        schema = history_schema(type_columns)
+        table_decl = history_table(kind, type_columns)
+        schema = table_decl.schema
         n = len(columns.get("op", []))
         constant = {"run_id": self.run_id, "observed_at": self.started_at, "region": region}
         arrays = []
@@ -246,9 +261,8 @@ class RunWriter:
             for tomb in tombstones:
                 tomb.update(constant)
             table = pa.concat_tables([table, pa.Table.from_pylist(tombstones, schema=schema)])
-        date = self.started_at.strftime("%Y-%m-%d")
-        name = f"{self.run_id}-{region}"
-        write_parquet_atomic(table, self.layout.history_file(kind, self.cloud, date, name))
+        month = self.started_at.strftime("%Y-%m")
+        write_table(self.layout, table_decl, table, f"{self.run_id}-{region}", cloud=self.cloud, month=month)
 
     # -- the end --------------------------------------------------------------------------------
     def finish(self, status: str | None = None, error: str | None = None) -> str:
@@ -262,8 +276,10 @@ class RunWriter:
         table = pa.Table.from_pylist(
             [{**s.__dict__, "run_id": self.run_id} for s in self.stats], schema=RUN_TYPES_SCHEMA
         )
-        write_parquet_atomic(table, self.layout.run_types_file(self.cloud, self.run_id))
-        self._write_end(self.run_id, status, error, datetime.now(UTC))
+        write_table(self.layout, _TYPE_STATS, table, self.run_id, cloud=self.cloud)
+        self._write_end(
+            self.run_id, status, error, self.started_at + timedelta(seconds=time.monotonic() - self._t0)
+        )
         self._finished = True
         self._baseline.close()
         self._lock_cm.__exit__(None, None, None)
@@ -274,7 +290,7 @@ class RunWriter:
             [{"run_id": run_id, "status": status, "ended_at": ended_at, "error": error}],
             schema=RUN_END_SCHEMA,
         )
-        write_parquet_atomic(end, self.layout.run_event_file(run_id, "end"))
+        write_table(self.layout, _ENDS, end, run_id)
 
     def __enter__(self) -> RunWriter:
         return self

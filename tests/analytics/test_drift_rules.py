@@ -21,7 +21,7 @@ from pf9lib.analytics.drift_rules import (
 )
 from pf9lib.errors import Pf9Error
 from pf9lib.normalize.rows import Lookups, normalize
-from pf9lib.normalize.spec import TYPE_COLUMNS
+from pf9lib.resources import type_columns
 from pf9lib.store.reader import open_store
 from pf9lib.store.writer import RunWriter
 
@@ -103,7 +103,7 @@ def test_builtin_table_is_the_domain_table_on_existing_columns():
     assert len({r[1] for r in BUILTIN_RULES}) == 8
     assert [(t, rid.split(".", 1)[1], s) for rid, t, _, s, _ in BUILTIN_RULES] == DOMAIN_TABLE
     for rule_id, kind, column, _, meaning in BUILTIN_RULES:
-        assert column in {name for name, _ in TYPE_COLUMNS[kind]}, rule_id
+        assert column in {name for name, _ in type_columns(kind)}, rule_id
         assert meaning
     columns = {r[0]: r[2] for r in BUILTIN_RULES}
     assert columns["volumes.attached_server"] == "attached_server_id"

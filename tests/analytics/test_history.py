@@ -12,7 +12,7 @@ from pf9lib.analytics import history
 from pf9lib.collect import inventory
 from pf9lib.config import load_settings
 from pf9lib.errors import Pf9Error
-from pf9lib.normalize.spec import VOLATILE_FIELDS
+from pf9lib.resources import RESOURCES
 from pf9lib.store.reader import open_store
 
 pytestmark = pytest.mark.integration
@@ -155,7 +155,8 @@ def test_compare_two_states_field_by_field_and_raw_keys(hist):
     keys = history.raw_diff(hist["store"], "servers", victim.id, before=runs[1], after=runs[2])
     ch = hist["changes"]
     fields_moved = set(ch[(ch["id"] == victim.id) & (ch["run_id"] == runs[2])]["changed_fields"].iloc[0])
-    assert set(keys["key"]) - VOLATILE_FIELDS["servers"] == fields_moved == {"status", "OS-EXT-STS:vm_state"}
+    volatile = RESOURCES["servers"].volatile
+    assert set(keys["key"]) - volatile == fields_moved == {"status", "OS-EXT-STS:vm_state"}
     # Defaults: the newest state (the tombstone) against the one before it; the deletion shows in `op`.
     last = history.compare_states(hist["store"], "servers", victim.id).set_index("field")
     assert last.loc["op", ["before", "after"]].tolist() == ["upsert", "delete"]
@@ -222,6 +223,9 @@ def test_compliance_report_is_dated_when_generated(hist):
         report["last_changes"][["type", "id", "kind"]].values.tolist()
         == newest[["type", "id", "kind"]].values.tolist()
     )
-    # Without `now` the window ends when the report is generated.
+    # Without `now` the window ends at the time the store describes (its newest run), not at the wall clock:
+    # a history dated in the past still reports its last days.
     live = history.compliance_report(hist["data"])
-    assert live["window_end"] == live["generated_at"] and live["generated_at"] >= report["generated_at"]
+    newest_run = hist["store"].sql("SELECT max(started_at) AS t FROM runs")["t"].iloc[0]
+    assert live["window_end"] == newest_run.to_pydatetime() == hist["store"].now
+    assert live["generated_at"] >= report["generated_at"]

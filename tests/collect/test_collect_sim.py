@@ -8,11 +8,10 @@ import time
 
 import pytest
 
-from pf9lib.collect.descriptors import BY_TYPE
 from pf9lib.collect.inventory import collect_cloud
 from pf9lib.config import load_settings
-from pf9lib.normalize.spec import VOLATILE_FIELDS
 from pf9lib.reports.rvtools import build_sheets, sheet_headers
+from pf9lib.resources import RESOURCES
 from pf9lib.store.reader import open_store
 
 pytestmark = pytest.mark.integration
@@ -67,8 +66,8 @@ def test_changes_equal_what_the_cloud_reported(fresh_sim, tmp_path):
     assert got_set == want
     fields = {(r.type, r.id): set(r.changed_fields) for r in got.itertuples() if r.kind == "updated"}
     for c in reported:
-        if c["kind"] == "updated" and c["type"] in BY_TYPE:
-            expected = set(c["fields"]) - VOLATILE_FIELDS[c["type"]]
+        if c["kind"] == "updated" and c["type"] in RESOURCES:
+            expected = set(c["fields"]) - RESOURCES[c["type"]].volatile
             assert fields[(c["type"], _collector_id(c))] >= expected, c
 
 
@@ -132,7 +131,7 @@ def test_expired_token_mid_run_reauthenticates(fresh_sim, tmp_path):
     from pf9lib.collect.pager import iter_pages
 
     conn = openstack.connection.Connection(config=settings_for(fresh_sim, tmp_path).cloud_region())
-    desc = BY_TYPE["servers"]
+    desc = RESOURCES["servers"]
     before = sum(len(p) for p in iter_pages(conn.compute, desc, page_size=5))
     fresh_sim.client.expire_tokens()
     after = sum(len(p) for p in iter_pages(conn.compute, desc, page_size=5))

@@ -1,48 +1,56 @@
-"""Appended events: concurrent writers never lose a record; unknown kinds and bad rows are refused."""
+"""Appended events: every declared kind has a view from the start, concurrent writers never lose a record,
+unknown kinds and bad rows are refused."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
 
-from pf9lib.store.events import append_events, register_event_kind
+from pf9lib.errors import Pf9Error
+from pf9lib.store.events import append_events
 from pf9lib.store.reader import open_store
+from pf9lib.store.schema import EVENT_KINDS
 
-SCHEMA = pa.schema([("who", pa.string()), ("n", pa.int64())])
 WRITER = textwrap.dedent("""
     import sys
-    import pyarrow as pa
-    from pf9lib.store.events import append_events, register_event_kind
-    register_event_kind("test_notes", pa.schema([("who", pa.string()), ("n", pa.int64())]))
+    from datetime import UTC, datetime
+    from pf9lib.store.events import append_events
     for i in range(20):
-        append_events(sys.argv[1], "test_notes", [{"who": sys.argv[2], "n": i}])
+        append_events(sys.argv[1], "audit", [{"audit_id": f"{sys.argv[2]}-{i}", "actor": sys.argv[2],
+                                              "at": datetime.now(UTC), "note": str(i)}])
 """)
 
 
 def test_two_processes_appending_at_once_keep_every_record(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), who]) for who in ("alice", "bob")]
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
-    register_event_kind("test_notes", SCHEMA)
     store = open_store(tmp_path)
-    view = store.events("test_notes")
-    got = store.sql(f'SELECT who, count(*) AS c, sum(n) AS s FROM "{view}" GROUP BY who ORDER BY who')
-    assert got.values.tolist() == [["alice", 20, 190], ["bob", 20, 190]]
+    got = store.sql("SELECT actor, count(*), count(DISTINCT audit_id) FROM audit GROUP BY 1 ORDER BY 1")
+    assert got.values.tolist() == [["alice", 20, 20], ["bob", 20, 20]]
 
 
-def test_empty_kind_is_an_empty_view_and_unknown_kind_an_error(tmp_path):
-    register_event_kind("test_notes", SCHEMA)
+def test_every_declared_kind_is_a_view_of_a_fresh_store_and_fills_once_written(tmp_path):
     store = open_store(tmp_path)
-    assert store.sql(f'SELECT count(*) AS c FROM "{store.events("test_notes")}"')["c"][0] == 0
-    with pytest.raises(KeyError, match="register"):
+    for kind in EVENT_KINDS:
+        assert store.scalar(f'SELECT count(*) FROM "{kind}"') == 0, kind
+    # The view was bound while no file existed: the same open store sees the first append.
+    append_events(tmp_path, "audit", [{"audit_id": "a1", "actor": "alice", "at": datetime.now(UTC)}])
+    assert store.sql("SELECT audit_id, actor FROM audit").values.tolist() == [["a1", "alice"]]
+
+
+def test_an_unknown_kind_is_one_line_naming_the_known_ones(tmp_path):
+    with pytest.raises(Pf9Error, match="unknown event kind 'nope'.*drift_events"):
         append_events(tmp_path, "nope", [{"x": 1}])
+    with pytest.raises(Pf9Error, match="unknown event kind 'nope'"):
+        open_store(tmp_path).events("nope")
 
 
 def test_a_row_of_the_wrong_type_writes_nothing(tmp_path):
-    register_event_kind("test_notes", SCHEMA)
     with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):
-        append_events(tmp_path, "test_notes", [{"who": "x", "n": "not a number"}])
+        append_events(tmp_path, "schedule_runs", [{"run_id": "x", "failing_cell": "not a number"}])
     assert not list(tmp_path.rglob("*.parquet"))
