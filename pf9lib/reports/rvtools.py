@@ -56,9 +56,11 @@ def _type_frame(store: Store, kind: str) -> pd.DataFrame:
 
 
 def _cell_text(value):
-    """Lists (DuckDB gives them as arrays) read better as "a, b" in a spreadsheet."""
+    """Lists (DuckDB gives them as arrays) read better as "a, b" in a spreadsheet, maps as "k=v, k=v"."""
     if isinstance(value, (list, tuple, np.ndarray)):
         return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
     return value
 
 
