@@ -4,9 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
+
 from pf9lib.resources import Column, Resource, project_owner
-from pf9lib.resources.extract import as_json, g, meta, truthy
+from pf9lib.resources.extract import as_int, as_json, g, meta, truthy
 from pf9lib.store.schema import INT, LS, TS, B, S
+
+
+def _policy_list(raw: dict[str, Any]) -> list[str]:
+    """`snapshot_policies` = "daily_5, monthly_1st" → ["daily_5", "monthly_1st"] (order kept, blanks out)."""
+    text = meta("snapshot_policies")(raw) or ""
+    return [p.strip() for p in str(text).split(",") if p.strip()]
+
+
+def _retention(raw: dict[str, Any]) -> list[tuple[str, int]]:
+    """`retention_<policy>` metadata keys → {policy: count}; a value that is not a count is left out."""
+    out = []
+    for key, value in sorted((raw.get("metadata") or {}).items()):
+        count = as_int(value) if key.startswith("retention_") else None
+        if count is not None:
+            out.append((key.removeprefix("retention_"), count))
+    return out
 
 
 def _attachments(raw: dict[str, Any]) -> list[str]:
@@ -37,6 +55,8 @@ VOLUMES = Resource(
         # The snapshot-policy contract lives in volume metadata (docs/domain.md, "Snapshot policies").
         Column("auto_snapshot", B, lambda r: truthy(meta("auto_snapshot")(r))),
         Column("snapshot_policies", S, meta("snapshot_policies")),
+        Column("snapshot_policy_list", LS, _policy_list),
+        Column("snapshot_retention", pa.map_(S, INT), _retention),
         Column("metadata_json", S, lambda r: as_json(r.get("metadata") or {})),
         Column("created_at", TS, g("created_at")),
         Column("updated_at", TS, g("updated_at")),

@@ -227,3 +227,31 @@ def test_cross_type_enrichment_of_servers_and_security_groups(fresh_sim, tmp_pat
             f"Allow TCP/22 (SSH) ingress from {rule.remote_ip_prefix} (IPv4)"
             in summaries[rule.security_group_id]
         )
+
+
+def test_snapshot_policy_metadata_becomes_typed_columns(fresh_sim, tmp_path):
+    """The catalogue's volume columns read the snapshot-policy contract (docs/domain.md) from metadata."""
+    collect(fresh_sim, tmp_path)
+    volume = open_store(tmp_path).sql("SELECT id FROM volumes ORDER BY id LIMIT 1")["id"][0]
+    metadata = {
+        "auto_snapshot": "yes",
+        "snapshot_policies": "daily_5, monthly_1st,",
+        "retention_daily_5": "5",
+        "retention_monthly_1st": "2",
+        "retention_broken": "many",
+    }
+    fresh_sim.mutate("volumes", volume, {"metadata": metadata})
+    second = collect(fresh_sim, tmp_path, types=["domains", "projects", "volumes"])
+    store = open_store(tmp_path)
+    row = store.records(
+        "SELECT auto_snapshot, snapshot_policy_list, snapshot_retention FROM volumes WHERE id = ?", [volume]
+    )[0]
+    assert row == {
+        "auto_snapshot": True,
+        "snapshot_policy_list": ["daily_5", "monthly_1st"],
+        "snapshot_retention": {"daily_5": 5, "monthly_1st": 2},
+    }
+    assert (
+        store.scalar("SELECT kind FROM changes WHERE run_id = ? AND id = ?", [second.run_id, volume])
+        == "updated"
+    )
