@@ -26,7 +26,7 @@ from pathlib import Path
 
 from _common import peak_rss_mb, workdir, write_results
 
-from pf9lib.collect.metrics import MetricsOptions, run_cycle
+from pf9lib.pipeline_metrics import MetricsOptions, run_cycle
 from pf9lib.collect.metrics_parse import parse_reference, parse_samples
 from pf9lib.collect.metrics_targets import Host, build_targets
 

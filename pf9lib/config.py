@@ -26,6 +26,7 @@ from openstack.config import loader as sdk_loader
 from pf9lib import __version__
 from pf9lib.connection import CatalogReport, Endpoint, check_cloud, cloud_error, connect
 from pf9lib.errors import ConfigError, Pf9Error
+from pf9lib.workspace import Workspace, workspace
 
 __all__ = [
     "CatalogReport",
@@ -44,7 +45,6 @@ __all__ = [
 MASK = "********"
 UNSET = "(not set)"
 ENV_CLOUD_NAME = "pf9"  # the cloud name given to settings built from PF9_* variables
-DEFAULT_DATA_DIR = "data"
 PF9_REQUIRED = ("PF9_AUTH_URL", "PF9_USERNAME", "PF9_PASSWORD", "PF9_PROJECT_NAME")
 _SECRET_KEY_PARTS = ("password", "secret", "token")
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
@@ -83,8 +83,7 @@ class Settings:
     source: str  # where the cloud came from, for messages: "clouds.yaml /path" or "PF9_* variables"
     auth_url: str
     regions: tuple[str, ...]  # declared regions; empty means "whatever the catalog offers"
-    data_dir: Path
-    output_dir: Path
+    workspace: Workspace  # where the workbench keeps its data (resolved without the cloud)
     config_file: Path | None = None
     hosts: tuple[str, ...] = ()
     host_map: dict[str, str] = field(default_factory=dict)
@@ -98,6 +97,14 @@ class Settings:
     region_factory: Callable[[str | None], sdk_cloud_region.CloudRegion] | None = field(
         repr=False, default=None
     )
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workspace.data_dir
+
+    @property
+    def output_dir(self) -> Path:
+        return self.workspace.reports_dir
 
     @property
     def from_clouds_yaml(self) -> bool:
@@ -172,12 +179,9 @@ def load_settings(
         base = _from_pf9_env(env)
     else:
         raise ConfigError(_nothing_configured_message(env))
-    data = Path(data_dir or env.get("PF9WB_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().resolve()
-    output = env.get("PF9_OUTPUT_DIR")
     return Settings(
         **base,
-        data_dir=data,
-        output_dir=Path(output).expanduser().resolve() if output else data / "reports",
+        workspace=workspace(data_dir, env),
         hosts=tuple(h.strip() for h in env.get("PF9_HOSTS", "").split(",") if h.strip()),
         host_map=parse_host_map(env.get("PF9_HOST_MAP", "")),
         snapshot_service_user_email=env.get("SNAPSHOT_SERVICE_USER_EMAIL") or None,

@@ -24,8 +24,6 @@ from pathlib import Path
 from pf9lib.errors import Pf9Error
 from pf9lib.procutil import pid_alive
 
-REPO = Path(__file__).resolve().parents[1]
-DASHBOARDS = REPO / "dashboards"
 TARGET_TEMPLATE = "{base_url}/_sim/exporters/{kind}/{hostname}/metrics"
 PID_FILE = "demo.pid.json"
 CLOUD = "pf9sim"
@@ -58,17 +56,16 @@ def _settings(sim, data_dir: Path):
 def collect_day(
     sim, data_dir: Path, settings=None, metrics: bool = True, offset: timedelta = timedelta(0)
 ) -> str:
-    """One collect + drift evaluation + one metrics cycle against the simulated exporters; returns the run
-    id. Runs and scrapes are stamped `offset` in the past (the simulated clock's distance from now)."""
-    from pf9lib.analytics.drift_events import evaluate_run
-    from pf9lib.collect.inventory import collect_cloud
-    from pf9lib.collect.metrics import MetricsOptions, run_cycle
+    """One collect and one metrics cycle against the simulated exporters, each through the pipeline (so with
+    their after-run steps, as `pf9wb collect` runs them); returns the run id. Runs and scrapes are stamped
+    `offset` in the past (the simulated clock's distance from now)."""
+    from pf9lib import pipeline
     from pf9lib.collect.metrics_targets import build_targets, hosts_from_inventory
+    from pf9lib.pipeline_metrics import MetricsOptions
     from pf9lib.store.reader import open_store
 
     settings = settings or _settings(sim, data_dir)
-    result = collect_cloud(settings, data_dir, started_at=datetime.now(UTC) - offset)
-    evaluate_run(data_dir, result.run_id)
+    result = pipeline.collect(settings, data_dir, started_at=datetime.now(UTC) - offset)
     if metrics:
         store = open_store(data_dir)
         try:
@@ -77,7 +74,7 @@ def collect_day(
             store.close()
         template = TARGET_TEMPLATE.replace("{base_url}", sim.base_url)
         options = MetricsOptions(timeout_s=30, clock=lambda: datetime.now(UTC) - offset)
-        run_cycle(data_dir, build_targets(hosts, template=template), options)
+        pipeline.metrics_cycle(data_dir, build_targets(hosts, template=template), options)
     return result.run_id
 
 
@@ -139,7 +136,7 @@ def free_port() -> int:
 def voila_command(
     port: int,
     token: str,
-    dashboards: Path = DASHBOARDS,
+    dashboards: Path | None = None,
     cull_idle: int = 300,
     cull_interval: int = 60,
     preheat: bool = True,
@@ -152,10 +149,12 @@ def voila_command(
     dashboard falls back to PF9WB_USER when no proxy sets it. Voilà preheats with `theme`; a page asked for
     with another `?theme=` gets a fresh kernel (slower, still correct).
     """
+    from pf9lib.workspace import workspace
+
     voila = Path(sys.executable).parent / "voila"
     cmd = [
         str(voila),
-        str(dashboards),
+        str(dashboards or workspace().dashboards_dir),
         "--no-browser",
         f"--port={port}",
         "--Voila.ip=127.0.0.1",
@@ -191,7 +190,7 @@ def start_voila(
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         voila_command(port, token, **kwargs),
-        cwd=str(REPO),
+        cwd=str(kwargs.get("dashboards") or _dashboards()),
         env=env,
         stdout=log,
         stderr=log,
@@ -209,6 +208,12 @@ def start_voila(
             time.sleep(0.3)
     stop_process(proc.pid)
     raise Pf9Error(f"Voilà did not answer on {url} within {timeout:.0f} s: see {log_path}")
+
+
+def _dashboards() -> Path:
+    from pf9lib.workspace import workspace
+
+    return workspace().dashboards_dir
 
 
 def dashboard_url(base_url: str, token: str, name: str = "overview.ipynb") -> str:

@@ -23,22 +23,34 @@ import yaml
 from pf9lib.errors import ConfigError
 from pf9lib.store.events import append_events
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_JOBS = REPO / "scheduled" / "jobs.yaml"
+COMMANDS = {"collect": ["collect", "--no-progress"], "metrics": ["metrics", "collect"]}  # built-in jobs
 RUNS_KIND = "schedule_runs"  # declared in store/schema.py
 EXPORT_RENDERER = "plotly_mimetype+notebook"  # inlines plotly.js: the HTML works offline
 PAPERMILL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}  # cells papermill adds
 LOOKBACK = timedelta(days=7)  # how far back run-due looks for a missed fire time
 
 
-
 @dataclass(frozen=True)
 class Job:
+    """A notebook run by papermill, or a built-in `command` (collect, metrics) of the pf9wb pipeline."""
+
     name: str
-    notebook: Path
+    notebook: Path | None
     schedule: str
     timeout_s: float = 600.0
     parameters: dict[str, Any] = field(default_factory=dict)
+    command: str | None = None
+
+    @property
+    def what(self) -> str:
+        return self.notebook.name if self.notebook else f"pf9wb {' '.join(COMMANDS[self.command])}"
+
+
+def default_jobs_file() -> Path:
+    """The workspace's jobs file (PF9WB_JOBS, else the shipped scheduled/jobs.yaml)."""
+    from pf9lib.workspace import workspace
+
+    return workspace().jobs_file
 
 
 # --------------------------------------------------------------------------------------------- cron
@@ -111,10 +123,10 @@ def last_fire_time(expr: str, now: datetime, lookback: timedelta = LOOKBACK) -> 
 # --------------------------------------------------------------------------------------------- jobs
 
 
-def load_jobs(path: Path | str = DEFAULT_JOBS) -> list[Job]:
-    """Jobs from a YAML file `jobs: [{name, notebook, schedule, timeout, parameters}]`; notebook paths are
-    relative to the file's directory's parent (the repository) when not absolute."""
-    path = Path(path)
+def load_jobs(path: Path | str | None = None) -> list[Job]:
+    """Jobs from a YAML file `jobs: [{name, notebook | command, schedule, timeout, parameters}]`; notebook
+    paths are relative to the file's directory (or its parent, as `scheduled/x.ipynb`) when not absolute."""
+    path = Path(path) if path else default_jobs_file()
     if not path.exists():
         raise ConfigError(f"no jobs file at {path}: create it or pass --jobs")
     try:
@@ -123,25 +135,40 @@ def load_jobs(path: Path | str = DEFAULT_JOBS) -> list[Job]:
         raise ConfigError(f"{path} is not valid YAML: {exc}".splitlines()[0]) from None
     jobs = []
     for n, item in enumerate(data.get("jobs") or []):
-        if not isinstance(item, dict) or not {"name", "notebook", "schedule"} <= item.keys():
-            raise ConfigError(f"{path}: job {n + 1} needs name, notebook and schedule")
-        notebook = Path(item["notebook"])
-        if not notebook.is_absolute():
-            notebook = path.parent.parent / notebook
+        if (
+            not isinstance(item, dict)
+            or not {"name", "schedule"} <= item.keys()
+            or ("notebook" in item) == ("command" in item)
+        ):
+            raise ConfigError(f"{path}: job {n + 1} needs name, notebook (or command) and schedule")
+        command = item.get("command")
+        if command is not None and command not in COMMANDS:
+            raise ConfigError(
+                f"{path}: job {item['name']!r} has unknown command {command!r}: use {', '.join(COMMANDS)}"
+            )
         parse_cron(str(item["schedule"]))
         jobs.append(
             Job(
                 name=str(item["name"]),
-                notebook=notebook,
+                notebook=_notebook(path, item["notebook"]) if command is None else None,
                 schedule=str(item["schedule"]),
                 timeout_s=float(item.get("timeout", 600)),
                 parameters=dict(item.get("parameters") or {}),
+                command=command,
             )
         )
     names = [j.name for j in jobs]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: job names must be unique")
     return jobs
+
+
+def _notebook(jobs_file: Path, given: str) -> Path:
+    notebook = Path(given)
+    if notebook.is_absolute():
+        return notebook
+    beside = jobs_file.parent / notebook
+    return beside if beside.exists() else jobs_file.parent.parent / notebook
 
 
 def find_job(jobs: list[Job], name: str) -> Job:
@@ -199,11 +226,17 @@ def _failing_cell(notebook: Path) -> tuple[int | None, str | None]:
 
 
 def run_job(job: Job, data_dir: Path | str, now: datetime | None = None) -> RunRecord:
-    """Run one job now: papermill under the job's timeout, then HTML without code; record the run."""
+    """Run one job now under its timeout and record the run: a notebook through papermill (then HTML without
+    code), or a built-in command of the pipeline."""
+    from pf9lib.workspace import workspace
+
     data_dir = Path(data_dir).resolve()
     started = (now or datetime.now(UTC)).astimezone(UTC)
-    out_dir = data_dir / "reports" / job.name / started.strftime("%Y%m%dT%H%M%SZ")
+    out_dir = workspace(data_dir).reports_dir / job.name / started.strftime("%Y%m%dT%H%M%SZ")
     out_dir.mkdir(parents=True, exist_ok=True)
+    if job.command is not None:
+        status, error, failing = _run_command(job, data_dir, out_dir)
+        return _record(job, data_dir, started, status, out_dir, failing, error)
     executed = out_dir / job.notebook.name
     params = {
         **job.parameters,
@@ -220,7 +253,9 @@ def run_job(job: Job, data_dir: Path | str, now: datetime | None = None) -> RunR
     try:
         # The outer timeout: papermill can hang when a kernel dies, so the whole run is bounded.
         with open(log, "wb") as fh:
-            proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=job.timeout_s, cwd=REPO)
+            proc = subprocess.run(
+                cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=job.timeout_s, cwd=job.notebook.parent
+            )
         if proc.returncode != 0:
             status = "failed"
             failing, error = _failing_cell(executed)
@@ -237,6 +272,40 @@ def run_job(job: Job, data_dir: Path | str, now: datetime | None = None) -> RunR
         )
         if html.returncode != 0 and status == "success":
             status, error = "failed", f"nbconvert: {html.stderr.strip().splitlines()[-1:]}"
+    return _record(job, data_dir, started, status, out_dir, failing, error)
+
+
+def _run_command(job: Job, data_dir: Path, out_dir: Path) -> tuple[str, str | None, None]:
+    """`pf9wb <command> --data-dir D --<parameter> value …` under the job's timeout, logged beside its
+    record. Exit 0 is success, 3 (some listings or targets failed) partial, anything else failed."""
+    cmd = [sys.executable, "-m", "pf9lib.cli", *COMMANDS[job.command], "--data-dir", str(data_dir)]
+    for key, value in job.parameters.items():
+        flag = "--" + str(key).replace("_", "-")
+        if value is True:
+            cmd.append(flag)
+        elif value not in (None, False):
+            cmd += [flag, ",".join(map(str, value)) if isinstance(value, list) else str(value)]
+    log = out_dir / f"{job.command}.log"
+    try:
+        with open(log, "wb") as fh:
+            proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=job.timeout_s)
+    except subprocess.TimeoutExpired:
+        return "timeout", f"still running after {job.timeout_s:.0f} s: stopped", None
+    if proc.returncode == 0:
+        return "success", None, None
+    last = (log.read_text(errors="replace").strip().splitlines() or [f"exit {proc.returncode}"])[-1][:500]
+    return ("partial" if proc.returncode == 3 else "failed"), last, None
+
+
+def _record(
+    job: Job,
+    data_dir: Path,
+    started: datetime,
+    status: str,
+    out_dir: Path,
+    failing: int | None,
+    error: str | None,
+) -> RunRecord:
     ended = datetime.now(UTC)
     record = RunRecord(
         uuid.uuid4().hex, job.name, started, ended, status, out_dir, failing, error, sorted(out_dir.iterdir())
@@ -248,7 +317,7 @@ def run_job(job: Job, data_dir: Path | str, now: datetime | None = None) -> RunR
             {
                 "run_id": record.run_id,
                 "job": job.name,
-                "notebook": str(job.notebook),
+                "notebook": str(job.notebook) if job.notebook else job.what,
                 "started_at": started,
                 "ended_at": ended,
                 "status": status,

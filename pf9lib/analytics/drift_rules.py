@@ -1,4 +1,4 @@
-"""Drift rules as data: the 24 built-in rules (DOMAIN.md §3), user rules, the ignore file, and rule changes.
+"""Drift rules as data: the 24 built-in rules (docs/domain.md §3), user rules, the ignore file, rule changes.
 
 Files an operator edits, both under `<data_dir>/drift/` and both optional:
 

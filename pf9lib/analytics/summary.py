@@ -1,4 +1,4 @@
-"""The landing page's health summary (DOMAIN.md §6, first item) and the small questions the overview asks.
+"""The health summary of the landing page (docs/domain.md §6, first item) and the overview's small questions.
 
 Counts are over the current state of the store (the views), as of the latest completed run; "in 24 h" windows
 end at that run's start, the time the data describes (on a live cloud that is about now; on the simulated

@@ -102,7 +102,7 @@ def _consumed(pattern: re.Pattern[str], body: str, count: int) -> bool:
 
 # --------------------------------------------------------------------------------------------- node_exporter
 
-# DOMAIN.md §7: network rates are summed over physical NICs only.
+# docs/domain.md §7: network rates are summed over physical NICs only.
 VIRTUAL_NIC_PREFIXES = (
     "lo",
     "virbr",

@@ -13,19 +13,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from pf9lib.collect.metrics import CycleResult, MetricsOptions, TargetResult, merge_latest, run_async
+from pf9lib.collect.metrics import TargetResult, run_async
 from pf9lib.collect.metrics_parse import LIBVIRT_METRICS, NODE_METRICS, libvirt_readings, node_reading
 from pf9lib.collect.metrics_targets import LIBVIRT, NODE, Host, Target
 from pf9lib.errors import Pf9Error
-from pf9lib.store import metrics_store as ms
 
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series in one query
 CHUNK = timedelta(hours=1)  # steps processed and written per chunk: memory stays bounded on long imports
@@ -90,32 +88,76 @@ async def _fetch(base_url: str, start: float, end: float, step: float, timeout_s
     return out
 
 
-def import_range(
-    data_dir: Path | str,
+@dataclass
+class PrometheusChunk:
+    """One chunk of an import: the readings of every step (time, one result per instance), in order."""
+
+    steps: list[tuple[datetime, list[TargetResult]]]
+    samples: int
+    fetch_s: float
+    base_url: str
+
+
+def fetch_range(
     base_url: str,
     start: datetime,
     end: datetime,
     step_s: float = 60.0,
     hosts: Iterable[Host] = (),
     host_map: dict[str, str] | None = None,
-    options: MetricsOptions | None = None,
-) -> list[CycleResult]:
-    """Import [start, end] at `step_s` into the store (one batch per hour of steps); returns each batch."""
-    options = options or MetricsOptions()
+    timeout_s: float = 60.0,
+) -> Iterator[PrometheusChunk]:
+    """[start, end] at `step_s`, an hour of steps at a time (memory stays bounded on long imports)."""
     if end <= start or step_s <= 0:
         raise PrometheusError("the import range is empty: give --since before now and a positive --step")
     resolver = _Resolver(hosts, host_map or {})
     per_chunk = max(1, min(MAX_POINTS, int(CHUNK.total_seconds() // step_s)))
     total = int((end - start).total_seconds() // step_s) + 1
-    results = []
     for first in range(0, total, per_chunk):
         last = min(total, first + per_chunk) - 1
         t0 = time.monotonic()
         a, b = start.timestamp() + first * step_s, start.timestamp() + last * step_s
-        series = run_async(_fetch(base_url, a, b, step_s, options.timeout_s * 6))
+        series = run_async(_fetch(base_url, a, b, step_s, timeout_s))
         fetch_s = time.monotonic() - t0
-        results.append(_store_chunk(data_dir, series, resolver, options, base_url, fetch_s))
-    return results
+        yield PrometheusChunk(
+            _steps(series, resolver, base_url), sum(len(s.values) for s in series), fetch_s, base_url
+        )
+
+
+def _steps(
+    series: list[_Series], resolver: _Resolver, base_url: str
+) -> list[tuple[datetime, list[TargetResult]]]:
+    scrape_times: dict[str, dict[float, float]] = {}
+    by_instance: dict[tuple[str, str], list[_Series]] = defaultdict(list)
+    steps: set[float] = set()
+    for s in series:
+        if s.name == "up_time":
+            scrape_times[s.instance] = s.values
+        elif s.kind:
+            by_instance[(s.kind, s.instance)].append(s)
+            steps.update(s.values)
+    out = []
+    for step in sorted(steps):
+        ts = datetime.fromtimestamp(step, UTC)
+        out.append(
+            (
+                ts,
+                [
+                    _result(
+                        kind,
+                        inst,
+                        members,
+                        step,
+                        ts,
+                        scrape_times.get(inst, {}).get(step),
+                        resolver,
+                        base_url,
+                    )
+                    for (kind, inst), members in sorted(by_instance.items())
+                ],
+            )
+        )
+    return out
 
 
 class _Resolver:
@@ -134,100 +176,6 @@ class _Resolver:
         host = self.by_address.get(address) or Host(self.host_map.get(address, address), address)
         url = f"{base_url.rstrip('/')}/api/v1/query_range#instance={instance}"
         return Target(kind, host.name, host.address, url, host.hypervisor_hostname)
-
-
-def _store_chunk(
-    data_dir: Path | str,
-    series: list[_Series],
-    resolver: _Resolver,
-    options: MetricsOptions,
-    base_url: str,
-    fetch_s: float,
-) -> CycleResult:
-    from pf9lib.analytics.monitoring_alerts import ALERTS_KIND, evaluate, load_rules
-    from pf9lib.store.events import append_events
-
-    scrape_times: dict[str, dict[float, float]] = {}
-    by_instance: dict[tuple[str, str], list[_Series]] = defaultdict(list)
-    steps: set[float] = set()
-    for s in series:
-        if s.name == "up_time":
-            scrape_times[s.instance] = s.values
-        elif s.kind:
-            by_instance[(s.kind, s.instance)].append(s)
-            steps.update(s.values)
-    started = datetime.now(UTC)
-    batch_id = ms.new_batch_id(started)
-    _, prev_hosts_t, prev_vms_t, prev_alerts_t = ms.read_latest(data_dir)
-    prev_hosts, prev_vms, alert_state = (
-        prev_hosts_t.to_pylist(),
-        prev_vms_t.to_pylist(),
-        prev_alerts_t.to_pylist(),
-    )
-    first = datetime.fromtimestamp(min(steps), UTC) if steps else started
-    # History older than what the store already holds is a backfill: series only; the latest state and the
-    # alerts describe the present and stay as they are.
-    backfill = any(r["ts"] is not None and r["ts"] >= first for r in prev_hosts + prev_vms)
-    if backfill:
-        prev_hosts, prev_vms = [], []
-    rules = options.rules if options.rules is not None else load_rules()
-    host_rows: list[dict] = []
-    vm_rows: list[dict] = []
-    events: list[dict] = []
-    last: list[TargetResult] = []
-    for step in sorted(steps):
-        ts = datetime.fromtimestamp(step, UTC)
-        step_results = [
-            _result(kind, inst, members, step, ts, scrape_times.get(inst, {}).get(step), resolver, base_url)
-            for (kind, inst), members in sorted(by_instance.items())
-        ]
-        h, v, prev_hosts, prev_vms, checked = merge_latest(step_results, prev_hosts, prev_vms, batch_id)
-        host_rows += h
-        vm_rows += v
-        if not backfill:
-            alert_state, new_events = evaluate(
-                rules, prev_hosts, prev_vms, alert_state, ts, batch_id, checked
-            )
-            events += new_events
-        last = step_results
-    if events:
-        append_events(data_dir, ALERTS_KIND, events)
-    ended = datetime.now(UTC)
-    cycle = {
-        "batch_id": batch_id,
-        "source": "prometheus",
-        "started_at": started,
-        "ended_at": ended,
-        "targets": len(last),
-        "up": sum(r.up for r in last),
-        "down": sum(not r.up for r in last),
-        "hosts": len(host_rows),
-        "vms": len(vm_rows),
-        "samples": sum(len(s.values) for s in series),
-        "fetch_s": fetch_s,
-        "error": None if steps else f"no exporter series in Prometheus at {base_url} for this range",
-    }
-    from pf9lib.collect.metrics import _target_row
-
-    ms.write_batch(
-        data_dir,
-        batch_id,
-        ms.table(host_rows, ms.HOST_SCHEMA),
-        ms.table(vm_rows, ms.VM_SCHEMA),
-        ms.table([_target_row(r, batch_id) for r in last], ms.TARGET_SCHEMA),
-        cycle,
-        None
-        if backfill or not steps
-        else (
-            ms.table(prev_hosts, ms.LATEST_HOST_SCHEMA),
-            ms.table(prev_vms, ms.LATEST_VM_SCHEMA),
-            ms.table(alert_state, ms.ALERT_STATE_SCHEMA),
-        ),
-    )
-    ms.maintain(data_dir, ended, options.retention)
-    return CycleResult(
-        batch_id, started, ended, last, host_rows, vm_rows, prev_hosts, prev_vms, events, fetch_s=fetch_s
-    )
 
 
 def _result(

@@ -104,6 +104,7 @@ def iter_pages(
     params: dict[str, str] | None = None,
     policy: RetryPolicy | None = None,
     page_size: int = PAGE_SIZE,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield the raw objects of a listing page by page, following markers until the last page."""
     policy = policy or RetryPolicy()
@@ -112,7 +113,7 @@ def iter_pages(
         query["limit"] = str(page_size)
     seen_markers: set[str] = set()
     while True:
-        body = get_json(proxy, path or desc.path, query, desc.microversion, policy)
+        body = get_json(proxy, path or desc.path, query, desc.microversion, policy, sleep)
         items = body.get(desc.key)
         if not isinstance(items, list):
             raise ListingError(f"GET {path or desc.path}: the answer has no list {desc.key!r}")

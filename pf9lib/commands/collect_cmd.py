@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from pf9lib.commands import DATA_DIR_HELP, data_dir_of
 from pf9lib.resources import ALL_TYPES
 
 
@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     collect.add_argument(
         "--types", help=f"comma list of resource types (default all: {', '.join(ALL_TYPES)})"
     )
-    collect.add_argument("--data-dir", help="data directory (default PF9WB_DATA_DIR or ./data)")
+    collect.add_argument("--data-dir", help=DATA_DIR_HELP)
     collect.add_argument("--no-progress", action="store_true", help="no progress bar")
     collect.set_defaults(func=cmd_collect)
 
@@ -56,64 +56,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rv.set_defaults(func=cmd_export_rvtools)
 
 
-def _data_dir(args: argparse.Namespace) -> Path:
-    return Path(args.data_dir or os.environ.get("PF9WB_DATA_DIR") or "data").expanduser().resolve()
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from pf9lib.collect.inventory import collect_cloud
+    from pf9lib import pipeline
     from pf9lib.config import load_settings
+    from pf9lib.progress import Progress
 
     types = [t.strip() for t in args.types.split(",") if t.strip()] if args.types else None
     worst = 0
     for cloud in args.cloud or [None]:
         settings = load_settings(cloud=cloud, data_dir=args.data_dir)
-        progress = None if args.no_progress else _ProgressBar()
-        try:
-            result = collect_cloud(settings, settings.data_dir, types, progress=progress)
-        finally:
-            if progress:
-                progress.close()
-        _print_summary(result)
-        if result.status != "failed":
-            _evaluate_drift(settings.data_dir, result.run_id)
-        worst = max(worst, result.exit_code, key=lambda c: {0: 0, 3: 1, 1: 2}[c])
-    # The workbench's own metrics, for node_exporter's textfile collector.
-    from pf9lib.collect.metrics_textfile import write_workbench_textfile
+        with Progress(f"collect {settings.cloud}", unit="listings") as bar:
 
-    write_workbench_textfile(settings.data_dir)
+            def progress(event: str, listing) -> None:
+                if not args.no_progress:
+                    bar.update(1, f"{listing.type}@{listing.region}: {len(listing.objects)}")
+
+            outcome = pipeline.collect(settings, settings.data_dir, types, progress=progress)
+        _print_summary(outcome.result)
+        for hook in outcome.hooks:
+            if hook.ok and hook.name == "drift" and hook.message.endswith("(pf9wb drift events)"):
+                print(f"drift: {hook.message}")
+            elif not hook.ok:
+                print(f"pf9wb: warning: {hook.name} not done after the run: {hook.message}", file=sys.stderr)
+        worst = max(worst, outcome.exit_code, key=lambda c: {0: 0, 3: 1, 1: 2}[c])
     return worst
-
-
-def _evaluate_drift(data_dir: Path, run_id: str) -> None:
-    """Drift events of the new run; a broken rules file warns but never fails a collect that worked."""
-    from pf9lib.analytics.drift_events import evaluate_run
-    from pf9lib.errors import Pf9Error
-
-    try:
-        events = evaluate_run(data_dir, run_id)
-    except Pf9Error as exc:
-        print(f"pf9wb: warning: drift not evaluated: {exc}", file=sys.stderr)
-        return
-    if len(events):
-        counts = events["severity"].value_counts().to_dict()
-        print(
-            "drift: " + ", ".join(f"{n} {sev}" for sev, n in sorted(counts.items())) + " (pf9wb drift events)"
-        )
-
-
-class _ProgressBar:
-    def __init__(self) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(desc="collect", unit="listing", file=sys.stderr, leave=False)
-
-    def __call__(self, event: str, listing) -> None:
-        self.bar.update(1)
-        self.bar.set_postfix_str(f"{listing.type}@{listing.region}: {len(listing.objects)}")
-
-    def close(self) -> None:
-        self.bar.close()
 
 
 def _print_summary(result) -> None:
@@ -137,10 +105,10 @@ def _print_summary(result) -> None:
 def cmd_runs(args: argparse.Namespace) -> int:
     from pf9lib.store.reader import open_store
 
-    store = open_store(_data_dir(args))
+    store = open_store(data_dir_of(args))
     df = store.runs().head(args.limit)
     if df.empty:
-        print(f"no runs yet in {_data_dir(args)}: run `pf9wb collect`")
+        print(f"no runs yet in {data_dir_of(args)}: run `pf9wb collect`")
         return 0
     print(df[["run_id", "cloud", "started_at", "duration_s", "status", "error"]].to_string(index=False))
     return 0
@@ -150,7 +118,7 @@ def cmd_export_rvtools(args: argparse.Namespace) -> int:
     from pf9lib.reports.rvtools import export_rvtools
     from pf9lib.store.reader import open_store
 
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     out = Path(args.out) if args.out else data_dir / "reports" / "rvtools"
     path = export_rvtools(open_store(data_dir), out, args.run)
     print(f"wrote {path} (and CSVs in {path.with_name(path.stem + '-csv')})")
@@ -167,12 +135,12 @@ def _print_housekeeping(what: str, result) -> None:
 def cmd_store_compact(args: argparse.Namespace) -> int:
     from pf9lib.store.housekeeping import compact
 
-    _print_housekeeping("compact", compact(_data_dir(args), wait=args.wait))
+    _print_housekeeping("compact", compact(data_dir_of(args), wait=args.wait))
     return 0
 
 
 def cmd_store_prune(args: argparse.Namespace) -> int:
     from pf9lib.store.housekeeping import prune
 
-    _print_housekeeping("prune", prune(_data_dir(args), args.keep_days, wait=args.wait))
+    _print_housekeeping("prune", prune(data_dir_of(args), args.keep_days, wait=args.wait))
     return 0

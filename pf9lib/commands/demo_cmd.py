@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from pf9lib.commands import DATA_DIR_HELP, data_dir_of
 from pf9lib.simcloud.client import DEFAULT_PORT, SimProcess
 
 
@@ -34,19 +35,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument(
         "--theme", default="light", choices=("light", "dark"), help="dashboard theme (the preheated one)"
     )
-    demo.add_argument("--data-dir", help="data directory (default PF9WB_DATA_DIR or ./data)")
+    demo.add_argument("--data-dir", help=DATA_DIR_HELP)
     demo.add_argument("--no-serve", action="store_true", help="build the history, then stop")
     demo.set_defaults(func=cmd_demo)
 
 
-def _data_dir(args: argparse.Namespace) -> Path:
-    return Path(args.data_dir or os.environ.get("PF9WB_DATA_DIR") or "data").expanduser().resolve()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from pf9lib import demo
 
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     if args.action == "stop":
         stopped = demo.stop_demo(data_dir)
         print("stopped " + ", ".join(stopped) if stopped else f"no demo running for {data_dir}")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
+from pf9lib.commands import DATA_DIR_HELP, data_dir_of
 from pf9lib.errors import Pf9Error
 
 FILES_HELP = """\
@@ -90,7 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.set_defaults(func=cmd_check)
 
     for parser in (summary, events, show, ack, rules, evaluate, check):
-        parser.add_argument("--data-dir", help="data directory (default PF9WB_DATA_DIR or ./data)")
+        parser.add_argument("--data-dir", help=DATA_DIR_HELP)
 
 
 def _filter_args(parser: argparse.ArgumentParser, with_state: bool = True) -> None:
@@ -120,8 +119,7 @@ def _filters(args: argparse.Namespace) -> dict:
 def _store(args: argparse.Namespace):
     from pf9lib.store.reader import open_store
 
-    data_dir = Path(args.data_dir or os.environ.get("PF9WB_DATA_DIR") or "data").expanduser().resolve()
-    return open_store(data_dir)
+    return open_store(data_dir_of(args))
 
 
 def _print(df, columns: list[str] | None = None) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pf9lib.commands import DATA_DIR_HELP, data_dir_of
 from pf9lib.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -37,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     when = c.add_mutually_exclusive_group()
     when.add_argument("--once", action="store_true", help="one cycle (the default)")
     when.add_argument("--every", metavar="DURATION", help="a cycle every DURATION (e.g. 60s) until Ctrl-C")
-    c.add_argument("--data-dir", help="data directory (default PF9WB_DATA_DIR or ./data)")
+    c.add_argument("--data-dir", help=DATA_DIR_HELP)
     c.add_argument("--hosts", help="comma list of host addresses (default PF9_HOSTS, else the inventory)")
     c.add_argument(
         "--target-template",
@@ -75,8 +77,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tf.set_defaults(func=cmd_textfile)
 
 
-def _data_dir(args: argparse.Namespace) -> Path:
-    return Path(args.data_dir or os.environ.get("PF9WB_DATA_DIR") or "data").expanduser().resolve()
 
 
 def _hosts(args: argparse.Namespace, data_dir: Path) -> list:
@@ -93,7 +93,7 @@ def _hosts(args: argparse.Namespace, data_dir: Path) -> list:
 
 def _options(args: argparse.Namespace):
     from pf9lib.analytics.monitoring_alerts import load_rules
-    from pf9lib.collect.metrics import MetricsOptions
+    from pf9lib.pipeline_metrics import MetricsOptions
     from pf9lib.store.metrics_store import Retention
 
     if args.concurrency < 1:
@@ -110,7 +110,7 @@ def _options(args: argparse.Namespace):
 def cmd_collect(args: argparse.Namespace) -> int:
     from pf9lib.collect.metrics_targets import build_targets
 
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     options = _options(args)
     interval = parse_duration(args.every) if args.every else None
     if args.prometheus_url:
@@ -149,9 +149,10 @@ def _ticks(interval: float | None):
 
 
 def _one_cycle(data_dir: Path, targets: list, options, textfile: bool) -> int:
-    from pf9lib.collect.metrics import run_cycle
+    from pf9lib import pipeline
 
-    result = run_cycle(data_dir, targets, options)
+    outcome = pipeline.metrics_cycle(data_dir, targets, options, skip_hooks=() if textfile else ("textfile",))
+    result = outcome.result
     fired = sum(1 for e in result.alert_events if e["state"] == "firing")
     resolved = len(result.alert_events) - fired
     seconds = (result.ended_at - result.started_at).total_seconds()
@@ -163,19 +164,18 @@ def _one_cycle(data_dir: Path, targets: list, options, textfile: bool) -> int:
     for t in result.targets:
         if not t.up:
             print(f"  down {t.target.kind:<8}{t.target.host}: {t.error}", flush=True)
-    if textfile:
-        _write_textfile(data_dir)
+    _warn_hooks(outcome.hooks)
     return 0 if result.down == 0 else 3
 
 
-def _write_textfile(data_dir: Path) -> None:
-    from pf9lib.collect.metrics_textfile import write_workbench_textfile
-
-    write_workbench_textfile(data_dir)
+def _warn_hooks(hooks) -> None:
+    for hook in hooks:
+        if not hook.ok:
+            print(f"pf9wb: warning: {hook.name} after the run failed: {hook.message}", file=sys.stderr)
 
 
 def _prometheus_loop(args: argparse.Namespace, data_dir: Path, hosts: list, options, interval) -> int:
-    from pf9lib.collect.metrics_prometheus import import_range
+    from pf9lib import pipeline
     from pf9lib.config import parse_host_map
 
     host_map = parse_host_map(os.environ.get("PF9_HOST_MAP", ""))
@@ -183,13 +183,16 @@ def _prometheus_loop(args: argparse.Namespace, data_dir: Path, hosts: list, opti
     start = datetime.now(UTC) - timedelta(seconds=parse_duration(args.since))
     for _ in _ticks(interval):
         end = datetime.now(UTC)
-        results = import_range(data_dir, args.prometheus_url, start, end, step, hosts, host_map, options)
+        skip = () if not args.no_textfile else ("textfile",)
+        outcome = pipeline.metrics_import(
+            data_dir, args.prometheus_url, start, end, step, hosts, host_map, options, skip_hooks=skip
+        )
+        results = outcome.results
         rows = sum(len(r.hosts) + len(r.vms) for r in results)
         events = sum(len(r.alert_events) for r in results)
         span = f"{start:%Y-%m-%d %H:%M:%S}–{end:%H:%M:%S} UTC"
         print(f"prometheus {args.prometheus_url}: {span}, {rows} rows, {events} alert events", flush=True)
-        if not args.no_textfile:
-            _write_textfile(data_dir)
+        _warn_hooks(outcome.hooks)
         start = end + timedelta(seconds=step)
     return 0
 
@@ -198,7 +201,7 @@ def cmd_latest(args: argparse.Namespace) -> int:
     from pf9lib.analytics import monitoring
     from pf9lib.store.reader import open_store
 
-    store = open_store(_data_dir(args))
+    store = open_store(data_dir_of(args))
     if args.vms:
         df = monitoring.latest_vms(store)
         cols = [
@@ -215,7 +218,7 @@ def cmd_latest(args: argparse.Namespace) -> int:
         df = monitoring.latest_hosts(store)
         cols = ["host", "cpu_pct", "mem_pct", "fs_pct", "load1", "net_rx_bps", "note"]
     if df.empty:
-        print(f"no metrics yet in {_data_dir(args)}: run `pf9wb metrics collect`")
+        print(f"no metrics yet in {data_dir_of(args)}: run `pf9wb metrics collect`")
         return 0
     df = df.assign(stale=df["stale"].map(lambda s: "STALE" if s else ""))
     print(df[[*cols, "stale", "stale_reason"]].round(1).to_string(index=False))
@@ -226,7 +229,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from pf9lib.analytics.monitoring_alerts import alerts
     from pf9lib.store.reader import open_store
 
-    df = alerts(open_store(_data_dir(args)), open_only=args.open)
+    df = alerts(open_store(data_dir_of(args)), open_only=args.open)
     if df.empty:
         print("no metric alerts")
         return 0
@@ -246,7 +249,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def cmd_textfile(args: argparse.Namespace) -> int:
-    from pf9lib.collect.metrics_textfile import write_workbench_textfile
+    from pf9lib.reports.textfile import write_workbench_textfile
 
-    print(write_workbench_textfile(_data_dir(args), args.out))
+    print(write_workbench_textfile(data_dir_of(args), args.out))
     return 0

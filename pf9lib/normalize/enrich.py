@@ -1,4 +1,4 @@
-"""Cross-type enrichment of DOMAIN.md §1 that a single raw object cannot give: a server's OS and ports, a
+"""Cross-type enrichment of docs/domain.md §1 that a single raw object cannot give: a server's OS and ports, a
 security group's attached VMs, networks and a human rule summary.
 
 Each enricher takes the raw objects of one type and the same run's lookups and returns extra columns.

@@ -1,4 +1,4 @@
-"""The RVTools-style workbook (DOMAIN.md §10): one sheet per resource type with stable headers, plus
+"""The RVTools-style workbook (docs/domain.md §10): one sheet per resource type with stable headers, plus
 Summary, ProjectQuotas and MetaData; the same content as one CSV per sheet.
 
 Headers come from the type's declared columns (pf9lib.resources), never from the data, so they are identical

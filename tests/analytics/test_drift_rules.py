@@ -25,7 +25,7 @@ from pf9lib.resources import type_columns
 from pf9lib.store.reader import open_store
 from pf9lib.store.writer import RunWriter
 
-# DOMAIN.md §3, restated: (type, field as the domain names it, severity).
+# docs/domain.md §3, restated: (type, field as the domain names it, severity).
 DOMAIN_TABLE = [
     ("servers", "flavor", "critical"),
     ("servers", "status", "warning"),

@@ -1,4 +1,4 @@
-"""Alert rules: the defaults of DOMAIN.md §7 (+ disk), validation, and the sustained-window evaluation."""
+"""Alert rules: the defaults of docs/domain.md §7 (+ disk), validation, the sustained-window evaluation."""
 
 from __future__ import annotations
 

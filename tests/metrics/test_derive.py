@@ -1,11 +1,11 @@
-"""Derived host and VM values (DOMAIN.md §7) from two readings, computed here by hand."""
+"""Derived host and VM values (docs/domain.md §7) from two readings, computed here by hand."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pf9lib.analytics.monitoring import COUNTER_RESET, NO_RATE_YET, host_row, vm_row
 from pf9lib.collect.metrics_parse import DomainReading, NodeReading
+from pf9lib.normalize.metrics import COUNTER_RESET, NO_RATE_YET, host_row, vm_row
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 IDENT = {"batch_id": "b", "host": "h1", "hypervisor_hostname": "h1.example", "address": "10.0.0.1"}

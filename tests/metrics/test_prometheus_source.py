@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pf9lib.analytics import monitoring
-from pf9lib.collect.metrics import MetricsOptions
-from pf9lib.collect.metrics_prometheus import PrometheusError, import_range
+from pf9lib.collect.metrics_prometheus import PrometheusError
 from pf9lib.collect.metrics_targets import Host
+from pf9lib.pipeline_metrics import MetricsOptions, import_range
 from pf9lib.store.reader import open_store
 
 from .conftest import DOMAINS, PROMETHEUS, free_port, need, wait_http

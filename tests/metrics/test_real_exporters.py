@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from pf9lib.analytics import monitoring
-from pf9lib.collect.metrics import MetricsOptions, run_cycle
 from pf9lib.collect.metrics_parse import VIRTUAL_NIC_PREFIXES
 from pf9lib.collect.metrics_targets import Host, build_targets
-from pf9lib.collect.metrics_textfile import write_workbench_textfile
+from pf9lib.pipeline_metrics import MetricsOptions, run_cycle
+from pf9lib.reports.textfile import write_workbench_textfile
 from pf9lib.store.reader import open_store
 
 from .conftest import DOMAINS

@@ -12,9 +12,9 @@ from pf9lib.analytics import monitoring
 from pf9lib.analytics.monitoring_alerts import alerts, load_rules
 from pf9lib.cli import main
 from pf9lib.collect.inventory import collect_cloud
-from pf9lib.collect.metrics import MetricsOptions, run_cycle
 from pf9lib.collect.metrics_targets import Host, build_targets, hosts_from_inventory
 from pf9lib.config import load_settings
+from pf9lib.pipeline_metrics import MetricsOptions, run_cycle
 from pf9lib.store.reader import open_store
 
 pytestmark = pytest.mark.integration

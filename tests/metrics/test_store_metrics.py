@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pf9lib.analytics import monitoring
-from pf9lib.collect.metrics import MetricsOptions, TargetResult, store_results
+from pf9lib.collect.metrics import TargetResult
 from pf9lib.collect.metrics_parse import DomainReading, NodeReading
 from pf9lib.collect.metrics_targets import LIBVIRT, NODE, Target
 from pf9lib.errors import ConfigError
+from pf9lib.pipeline_metrics import MetricsOptions, store_results
 from pf9lib.store import metrics_store as ms
 from pf9lib.store.reader import open_store
 

@@ -48,16 +48,19 @@ def test_last_fire_time():
 
 
 def test_the_shipped_jobs_file():
-    jobs = scheduling.load_jobs()
-    assert [j.name for j in jobs] == ["inventory_report", "drift_report"]
-    assert all(j.notebook.exists() and j.timeout_s > 0 for j in jobs)
-    assert jobs[1].parameters == {"window_days": 7, "min_severity": "info", "as_of": "latest-run"}
+    jobs = {j.name: j for j in scheduling.load_jobs()}
+    assert list(jobs) == ["collect", "metrics", "inventory_report", "drift_report"]
+    assert (jobs["collect"].command, jobs["metrics"].command) == ("collect", "metrics")
+    assert all(j.timeout_s > 0 for j in jobs.values())
+    assert all(jobs[n].notebook.exists() for n in ("inventory_report", "drift_report"))
+    drift = {"window_days": 7, "min_severity": "info", "as_of": "latest-run"}
+    assert jobs["drift_report"].parameters == drift
 
 
 def test_jobs_file_errors(tmp_path):
     path = tmp_path / "jobs.yaml"
     path.write_text("jobs:\n  - name: x\n    notebook: a.ipynb\n")
-    with pytest.raises(ConfigError, match="needs name, notebook and schedule"):
+    with pytest.raises(ConfigError, match="needs name, notebook \\(or command\\) and schedule"):
         scheduling.load_jobs(path)
     path.write_text("jobs:\n  - {name: x, notebook: a.ipynb, schedule: '61 * * * *'}\n")
     with pytest.raises(ConfigError, match="out of range"):

@@ -59,11 +59,11 @@ def _an_active_server(data_dir: Path) -> str:
 
 
 def shared_job_runs(tmp_path_factory) -> dict:
-    """Both shipped scheduled jobs, run once per session on the shared history: {job name: RunRecord}."""
+    """The shipped notebook jobs, run once per session on the shared history: {job name: RunRecord}."""
     if "jobs" not in _CACHE:
         from pf9lib import scheduling
 
         history = shared_history(tmp_path_factory)
-        jobs = scheduling.load_jobs()
+        jobs = [job for job in scheduling.load_jobs() if job.notebook is not None]
         _CACHE["jobs"] = {job.name: scheduling.run_job(job, history.data_dir) for job in jobs}
     return _CACHE["jobs"]
