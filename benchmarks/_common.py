@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pf9lib.config import load_settings  # noqa: E402
-from pf9lib.simcloud.client import SimProcess  # noqa: E402
+from pf9sim.client import SimProcess  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from _common import workdir, write_results
 
 from pf9lib.demo import REPO, build_history, dashboard_url, start_voila, stop_process
-from pf9lib.simcloud.client import SimProcess
+from pf9sim.client import SimProcess
 
 
 def notebook_seconds(data_dir: Path, repeats: int = 3) -> list[float]:

@@ -95,8 +95,9 @@ def templates(tmp: Path) -> tuple[str, str, str]:
             port,
         )
         return node, lv, "real exporters (Debian prometheus-node-exporter, prometheus-libvirt-exporter)"
-    from pf9lib.simcloud.exporters import libvirt_exporter_page, node_exporter_page
-    from pf9lib.simcloud.generator import generate
+    from pf9sim.exporters.libvirt import libvirt_exporter_page
+    from pf9sim.exporters.node import node_exporter_page
+    from pf9sim.generator.estate import generate
 
     estate = generate(seed=42, size="small")
     busiest = max(

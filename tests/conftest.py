@@ -12,7 +12,7 @@ import openstack
 import openstack.config
 import pytest
 
-from pf9lib.simcloud.client import SimClient, SimProcess
+from pf9sim.client import SimClient, SimProcess
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from pf9lib.simcloud.client import DEFAULT_PORT, SimProcess
+from pf9sim.client import DEFAULT_PORT, SimProcess
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

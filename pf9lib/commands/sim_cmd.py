@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from pf9lib.errors import ConfigError
-from pf9lib.simcloud.client import DEFAULT_PORT, READY_PREFIX, SimClient, clouds_yaml
+from pf9sim.client import DEFAULT_PORT, READY_PREFIX, SimClient, clouds_yaml
 
 SIZES = ("tiny", "small", "large", "xl")
 
@@ -68,9 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from pf9lib.simcloud.app import SimCloud
-    from pf9lib.simcloud.generator import generate
-    from pf9lib.simcloud.state import Estate
+    from pf9sim.app import SimCloud
+    from pf9sim.generator.estate import generate
+    from pf9sim.state import Estate
 
     if args.state and args.state.exists():
         estate = Estate.load(args.state)
@@ -87,7 +87,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 async def _serve_until_signalled(sim) -> None:
-    from pf9lib.simcloud.app import serve
+    from pf9sim.app import serve
 
     ready = asyncio.Event()
     task = asyncio.create_task(serve(sim, ready))

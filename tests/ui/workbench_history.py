@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pf9lib.demo import build_history, collect_day
-from pf9lib.simcloud.client import SimProcess
+from pf9sim.client import SimProcess
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
 DAYS = 3
