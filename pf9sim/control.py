@@ -6,11 +6,11 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.app import FaultRule, SimCloud, public
-from pf9sim.common import SimError, json_response, read_json
+from pf9sim.cloud import FaultRule, SimCloud
 from pf9sim.evolution import engine as evolution
 from pf9sim.exporters.libvirt import libvirt_exporter_page
 from pf9sim.exporters.node import node_exporter_page
+from pf9sim.plumbing import SimError, json_response, public, read_json
 from pf9sim.state import RESOURCE_TYPES
 from pf9sim.state import public as public_fields
 

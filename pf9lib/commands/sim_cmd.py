@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from pf9sim.app import SimCloud
+    from pf9sim.cloud import SimCloud
     from pf9sim.generator.estate import generate
     from pf9sim.state import Estate
 

@@ -10,16 +10,18 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.app import Token, region_of, token_of
-from pf9sim.common import (
+from pf9sim.listing import page_after, parse_sort, sorted_view
+from pf9sim.plumbing import (
     SimError,
+    Token,
     int_param,
     json_response,
     microversion,
     next_link,
+    region_of,
+    token_of,
     version_headers,
 )
-from pf9sim.listing import page_after, parse_sort, sorted_view
 from pf9sim.state import Estate
 
 MIN_VERSION = "3.0"

@@ -7,9 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.app import require_admin
 from pf9sim.cinder.common import SNAP_PROJECT_KEY, TENANT_KEY, Ctx, bool_param, ctx_of, respond
-from pf9sim.common import SimError, read_json
+from pf9sim.plumbing import SimError, read_json, require_admin
 from pf9sim.state import Estate, make_quota
 
 # Cinder's configured defaults (quota_volumes, quota_snapshots, ...); per-type quotas default to unlimited.

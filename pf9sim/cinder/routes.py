@@ -11,10 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.app import public, region_of, require_admin
 from pf9sim.cinder import quota, snapshots, volumes
 from pf9sim.cinder.common import MAX_VERSION, MIN_VERSION, Ctx, ctx_of, default_type, respond
-from pf9sim.common import SimError, json_response, paginate
+from pf9sim.plumbing import SimError, json_response, paginate, public, region_of, require_admin
 
 # A project id in the URL: Keystone ids are 32 hex digits (UUID form accepted); "volumes" etc. never match.
 _PROJECT = "{project_id:[0-9a-fA-F-]{8,64}}"

@@ -7,7 +7,6 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.app import require_admin
 from pf9sim.cinder.common import (
     SNAP_PROJECT_KEY,
     Ctx,
@@ -27,8 +26,8 @@ from pf9sim.cinder.common import (
 )
 from pf9sim.cinder.quota import check_quota
 from pf9sim.cinder.volumes import metadata_handlers
-from pf9sim.common import SimError, read_json
 from pf9sim.model import volume as model_volume
+from pf9sim.plumbing import SimError, read_json, require_admin
 from pf9sim.state import stamp_updated
 
 _SORT_KEYS = frozenset(

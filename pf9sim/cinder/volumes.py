@@ -8,7 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.app import require_admin
 from pf9sim.cinder.common import (
     TENANT_KEY,
     Ctx,
@@ -30,9 +29,9 @@ from pf9sim.cinder.common import (
     volume_summary,
 )
 from pf9sim.cinder.quota import check_quota
-from pf9sim.common import SimError, read_json
 from pf9sim.glance.images import can_see
 from pf9sim.model import volume as model_volume
+from pf9sim.plumbing import SimError, read_json, require_admin
 from pf9sim.state import stamp_updated
 
 _SORT_KEYS = frozenset(

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from pf9sim.common import SimError
 from pf9sim.evolution import compute, network, storage
 from pf9sim.evolution.world import Tracker, World, name_of, poisson
 from pf9sim.model.compute import delete_server
@@ -36,6 +35,7 @@ from pf9sim.model.network import (
     sync_group_rule,
 )
 from pf9sim.model.volume import delete_snapshot, delete_volume
+from pf9sim.plumbing import SimError
 from pf9sim.state import NETWORK_TYPES, Estate, public, stamp_updated
 
 # (operation, changes per day per unit, unit)

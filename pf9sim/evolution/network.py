@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ipaddress
 
-from pf9sim.common import SimError
 from pf9sim.evolution.world import World
 from pf9sim.model.network import (
     associate_floating_ip,
@@ -16,6 +15,7 @@ from pf9sim.model.network import (
     random_mac,
     stamp_change,
 )
+from pf9sim.plumbing import SimError
 
 # protocol, port, remote prefix: what operators open (and sometimes should not)
 RULES = (

@@ -1,5 +1,5 @@
-"""Simulated Glance v2 (images): version discovery, image list/show/create/update/delete, upload, tags,
-members, schemas and import info.
+"""Simulated Glance v2 images: list/show/create/update/delete, upload, tags, schemas and import info
+(routes.py registers them beside version discovery and members.py).
 
 Image sharing is kept on the image as a hidden "_members" map {project_id: {"status", "created_at",
 "updated_at"}}; members.py serves it.
@@ -15,17 +15,14 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from pf9sim.app import Token, public, region_of, token_of
-from pf9sim.common import SimError, json_response, read_json
-from pf9sim.glance import members
 from pf9sim.glance.patch import apply_patch, check_new_image
 from pf9sim.glance.schemas import SCHEMAS, VISIBILITIES
 from pf9sim.listing import page_after, parse_sort, sorted_view
 from pf9sim.model.image import make_image, set_image_status
+from pf9sim.plumbing import SimError, Token, json_response, public, read_json, region_of, token_of
 from pf9sim.state import public as public_fields
 from pf9sim.state import stamp_updated
 
-VERSIONS = [f"2.{n}" for n in range(16, -1, -1)]  # v2.16 CURRENT down to v2.0
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 1000  # api_limit_max
 _SORT_KEYS = frozenset(
@@ -64,31 +61,6 @@ _CONTROL_PARAMS = frozenset(
         "updated_at",
     }
 )
-
-
-# -- version discovery -----------------------------------------------------------------------------
-def _versions(request: web.Request) -> dict[str, Any]:
-    href = f"{request.app['sim'].base_url}/{region_of(request)}/image/v2/"
-    return {
-        "versions": [
-            {
-                "id": f"v{v}",
-                "status": "CURRENT" if i == 0 else "SUPPORTED",
-                "links": [{"rel": "self", "href": href}],
-            }
-            for i, v in enumerate(VERSIONS)
-        ]
-    }
-
-
-@public
-async def versions_root(request: web.Request) -> web.Response:
-    return json_response(_versions(request), status=300)
-
-
-@public
-async def versions_list(request: web.Request) -> web.Response:
-    return json_response(_versions(request))
 
 
 # -- visibility --------------------------------------------------------------------------------------
@@ -365,24 +337,3 @@ async def info_import(request: web.Request) -> web.Response:
 
 async def info_stores(request: web.Request) -> web.Response:
     return json_response({"stores": [{"id": "ceph", "description": "RBD backend", "default": True}]})
-
-
-def register(app: web.Application) -> None:
-    r = app.router
-    for path in ("/{region}/image", "/{region}/image/"):
-        r.add_get(path, versions_root)
-    r.add_get("/{region}/image/versions", versions_list)
-    v2 = "/{region}/image/v2"
-    r.add_get(f"{v2}/images", list_images)
-    r.add_post(f"{v2}/images", create_image)
-    r.add_get(f"{v2}/images/{{image_id}}", show_image)
-    r.add_delete(f"{v2}/images/{{image_id}}", delete_image)
-    r.add_patch(f"{v2}/images/{{image_id}}", patch_image)
-    r.add_put(f"{v2}/images/{{image_id}}/file", upload_file)
-    r.add_post(f"{v2}/images/{{image_id}}/actions/{{action}}", image_action)
-    r.add_put(f"{v2}/images/{{image_id}}/tags/{{tag}}", tag)
-    r.add_delete(f"{v2}/images/{{image_id}}/tags/{{tag}}", tag)
-    r.add_get(f"{v2}/schemas/{{name}}", schema)
-    r.add_get(f"{v2}/info/import", info_import)
-    r.add_get(f"{v2}/info/stores", info_stores)
-    members.register(app, v2, get_image, require_owner)

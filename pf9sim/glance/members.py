@@ -7,9 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.app import token_of
-from pf9sim.common import SimError, json_response, read_json
 from pf9sim.model.image import add_image_member, member_body
+from pf9sim.plumbing import SimError, json_response, read_json, token_of
 
 ImageGetter = Callable[[web.Request], dict[str, Any]]
 OwnerCheck = Callable[[web.Request, dict[str, Any], str], None]

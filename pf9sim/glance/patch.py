@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pf9sim.common import SimError
 from pf9sim.glance.schemas import CONTAINER_FORMATS, DISK_FORMATS, VISIBILITIES
+from pf9sim.plumbing import SimError
 
 READ_ONLY = frozenset(
     {

@@ -8,8 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.app import Token, require_admin, token_of
-from pf9sim.common import SimError, json_response, read_json
 from pf9sim.keystone.base import (
     SINGULAR,
     collection,
@@ -22,6 +20,7 @@ from pf9sim.keystone.base import (
     sim_of,
 )
 from pf9sim.model import identity as mi
+from pf9sim.plumbing import SimError, Token, json_response, read_json, require_admin, token_of
 from pf9sim.state import Estate
 
 V3 = "/identity/v3"

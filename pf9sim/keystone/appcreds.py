@@ -8,8 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.app import token_of
-from pf9sim.common import SimError, json_response
 from pf9sim.keystone.admin import body_of, self_or_admin, valid_name
 from pf9sim.keystone.base import (
     collection,
@@ -21,6 +19,7 @@ from pf9sim.keystone.base import (
     with_implied,
 )
 from pf9sim.model import identity as mi
+from pf9sim.plumbing import SimError, json_response, token_of
 from pf9sim.state import Estate
 
 V3 = "/identity/v3"

@@ -11,8 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.app import SimCloud, Token, public, token_of
-from pf9sim.common import SimError, json_response, read_json
+from pf9sim.cloud import SimCloud
 from pf9sim.keystone.base import (
     collection,
     domains_of_user,
@@ -25,6 +24,7 @@ from pf9sim.keystone.base import (
     with_implied,
 )
 from pf9sim.keystone.catalog import catalog
+from pf9sim.plumbing import SimError, Token, json_response, public, read_json, token_of
 from pf9sim.state import Estate
 
 V3 = "/identity/v3"

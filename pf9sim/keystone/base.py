@@ -1,4 +1,4 @@
-"""Simulated Keystone v3: version discovery, shared lookups and rendering, and route registration.
+"""What the simulated Keystone v3 handlers share: lookups, effective roles and rendering.
 
 The handlers live in auth.py (tokens), catalog.py (catalog, services, endpoints, regions), admin.py
 (listings, create/update/delete, groups), grants.py (role assignments and grants) and appcreds.py
@@ -14,15 +14,12 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.app import SimCloud, public
-from pf9sim.common import SimError, json_response
+from pf9sim.cloud import SimCloud
 from pf9sim.model.identity import group_members
+from pf9sim.plumbing import SimError, json_response
 from pf9sim.state import Estate
 from pf9sim.state import public as strip_hidden
 
-V3_ID = "v3.14"
-V3_UPDATED = "2020-04-07T00:00:00Z"
-MEDIA_TYPE = "application/vnd.openstack.identity-v3+json"
 # Keystone's bootstrap makes admin imply member and member imply reader; tokens carry the implied roles too.
 IMPLIED_ROLES = {"admin": ("member",), "member": ("reader",)}
 SINGULAR = {
@@ -237,43 +234,6 @@ def enabled_filter(value: str) -> bool:
     return value.lower() not in ("0", "false", "no", "off")
 
 
-# -- version discovery ----------------------------------------------------------------------------
-def _v3_version(base_url: str) -> dict[str, Any]:
-    return {
-        "id": V3_ID,
-        "status": "stable",
-        "updated": V3_UPDATED,
-        "links": [{"rel": "self", "href": f"{base_url}/identity/v3/"}],
-        "media-types": [{"base": "application/json", "type": MEDIA_TYPE}],
-    }
-
-
-@public
-async def versions(request: web.Request) -> web.Response:
-    """GET /identity: Keystone answers 300 Multiple Choices with the versions it serves."""
-    body = {"versions": {"values": [_v3_version(sim_of(request).base_url)]}}
-    return json_response(body, status=300)
-
-
-@public
-async def version_v3(request: web.Request) -> web.Response:
-    return json_response({"version": _v3_version(sim_of(request).base_url)})
-
-
-def register(app: web.Application) -> None:
-    from pf9sim.keystone import admin, appcreds, auth, catalog, grants
-
-    for path in ("/identity", "/identity/"):
-        app.router.add_get(path, versions)
-    for path in ("/identity/v3", "/identity/v3/"):
-        app.router.add_get(path, version_v3)
-    auth.register(app)
-    admin.register(app)
-    grants.register(app)
-    appcreds.register(app)
-    catalog.register(app)
-
-
 __all__ = [
     "IdentityIndex",
     "collection",
@@ -281,7 +241,6 @@ __all__ = [
     "find",
     "group_members",
     "identity_index",
-    "register",
     "render",
     "with_implied",
 ]

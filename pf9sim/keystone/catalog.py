@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.app import SimCloud, require_admin
-from pf9sim.common import SimError, json_response
+from pf9sim.cloud import SimCloud
 from pf9sim.keystone.base import collection, sim_of
+from pf9sim.plumbing import SimError, json_response, require_admin
 
 V3 = "/identity/v3"
 # (type, name) of every catalog service; volumev3 and block-storage share Cinder's endpoints.

@@ -7,10 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.app import require_admin
-from pf9sim.common import SimError
 from pf9sim.keystone.base import collection, find, group_members, identity_index, is_true, render, sim_of
 from pf9sim.model.identity import assignment_id, make_role_assignment
+from pf9sim.plumbing import SimError, require_admin
 from pf9sim.state import Estate
 
 V3 = "/identity/v3"

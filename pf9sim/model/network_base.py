@@ -10,7 +10,7 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
-from pf9sim.common import SimError
+from pf9sim.plumbing import SimError
 from pf9sim.state import Estate, stamp_updated
 
 DEFAULT_AZ = "nova"

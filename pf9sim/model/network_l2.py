@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pf9sim.common import SimError
 from pf9sim.model.network_base import (
     DEFAULT_AZ,
     NETWORK_OWNED,
@@ -16,6 +15,7 @@ from pf9sim.model.network_base import (
     subnet_for_address,
 )
 from pf9sim.model.network_secgroups import default_security_group
+from pf9sim.plumbing import SimError
 from pf9sim.state import Estate
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pf9sim.common import SimError
 from pf9sim.model.network_base import DEFAULT_AZ, stamp_change, standard_attrs, subnet_for_address
 from pf9sim.model.network_l2 import delete_port, make_port, port_details
+from pf9sim.plumbing import SimError
 from pf9sim.state import Estate
 
 

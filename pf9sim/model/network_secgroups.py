@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from pf9sim.common import SimError
 from pf9sim.model.network_base import stamp_change, standard_attrs
+from pf9sim.plumbing import SimError
 from pf9sim.state import Estate, public
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from pf9sim.common import SimError
 from pf9sim.model import network as mn
 from pf9sim.neutron.resources import (
     Ctx,
@@ -16,6 +15,7 @@ from pf9sim.neutron.resources import (
     not_found,
     owner_of,
 )
+from pf9sim.plumbing import SimError
 
 NETWORK_NOT_FOUND = not_found("NetworkNotFound", "Network {id} could not be found.")
 SUBNET_NOT_FOUND = not_found("SubnetNotFound", "Subnet {id} could not be found.")

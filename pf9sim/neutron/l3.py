@@ -6,7 +6,6 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.common import SimError, json_response, read_json
 from pf9sim.model import network as mn
 from pf9sim.neutron.l2 import NETWORK_NOT_FOUND, PORT_NOT_FOUND, SUBNET_NOT_FOUND
 from pf9sim.neutron.resources import (
@@ -20,6 +19,7 @@ from pf9sim.neutron.resources import (
     not_found,
     owner_of,
 )
+from pf9sim.plumbing import SimError, json_response, read_json
 
 ROUTER_NOT_FOUND = not_found("RouterNotFound", "Router {id} could not be found.")
 FIP_NOT_FOUND = not_found("FloatingIPNotFound", "Floating IP {id} could not be found.")

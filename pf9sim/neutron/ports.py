@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pf9sim.common import SimError
 from pf9sim.model import network as mn
 from pf9sim.neutron.l2 import PORT_NOT_FOUND, SG_NOT_FOUND, usable_network
 from pf9sim.neutron.resources import (
@@ -15,6 +14,7 @@ from pf9sim.neutron.resources import (
     check_type,
     owner_of,
 )
+from pf9sim.plumbing import SimError
 
 # -- ports -------------------------------------------------------------------------------------
 _PORT_SIMPLE = (

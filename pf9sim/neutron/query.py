@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from pf9sim.common import SimError
+from pf9sim.plumbing import SimError
 from pf9sim.state import Estate, public
 
 # Query parameters that steer the listing instead of filtering it.

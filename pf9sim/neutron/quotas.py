@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.common import SimError, json_response, read_json
 from pf9sim.model.network import DEFAULT_AZ, DEFAULT_QUOTAS
 from pf9sim.neutron.resources import V2, Ctx, ctx_of, quota_limit
+from pf9sim.plumbing import SimError, json_response, read_json
 from pf9sim.state import EPOCH, make_quota
 
 # Quota resource -> the estate type whose objects it counts (None: nothing of that kind is simulated).

@@ -12,10 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.app import Token, region_of, token_of
-from pf9sim.common import SimError, json_response, read_json
 from pf9sim.model.network import DEFAULT_QUOTAS, stamp_change
 from pf9sim.neutron.query import list_body, render
+from pf9sim.plumbing import SimError, Token, json_response, read_json, region_of, token_of
 from pf9sim.state import Estate
 
 V2 = "/{region}/network/v2.0"

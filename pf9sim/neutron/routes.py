@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from pf9sim.app import public, region_of
-from pf9sim.common import SimError, json_response
 from pf9sim.neutron.l2 import NETWORKS, SUBNETS
 from pf9sim.neutron.l3 import FLOATING_IPS, ROUTERS, register_router_actions
 from pf9sim.neutron.ports import PORTS
 from pf9sim.neutron.quotas import register_quotas
 from pf9sim.neutron.resources import V2, ctx_of, register_resource
 from pf9sim.neutron.secgroups import SECURITY_GROUP_RULES, SECURITY_GROUPS
+from pf9sim.plumbing import SimError, json_response, public, region_of
 
 RESOURCES = (NETWORKS, SUBNETS, PORTS, ROUTERS, FLOATING_IPS, SECURITY_GROUPS, SECURITY_GROUP_RULES)
 _UPDATED = "2026-01-01T00:00:00-00:00"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pf9sim.common import SimError
 from pf9sim.model import network as mn
 from pf9sim.neutron.l2 import SG_NOT_FOUND
 from pf9sim.neutron.resources import Ctx, Resource, apply_simple, check_type, not_found, owner_of
+from pf9sim.plumbing import SimError
 
 RULE_NOT_FOUND = not_found("SecurityGroupRuleNotFound", "Security group rule {id} does not exist")
 

@@ -10,8 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.app import Token, region_of, token_of
-from pf9sim.common import SimError, int_param, microversion, next_link, paginate
+from pf9sim.plumbing import SimError, Token, int_param, microversion, next_link, paginate, region_of, token_of
 from pf9sim.state import Estate
 
 MIN_VERSION = "2.1"

@@ -11,7 +11,6 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.common import SimError, json_response, read_json
 from pf9sim.model import compute as model_compute
 from pf9sim.model import network as model_network
 from pf9sim.model import volume as model_volume
@@ -24,6 +23,7 @@ from pf9sim.nova.base import (
     project_usage,
     quota_limits,
 )
+from pf9sim.plumbing import SimError, json_response, read_json
 
 
 def ref_id(ref: Any) -> str:

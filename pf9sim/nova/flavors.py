@@ -6,10 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.common import SimError, int_param, json_response, read_json
 from pf9sim.model import compute as model_compute
 from pf9sim.nova.base import Ctx, empty, nova_api, nova_page, query_bool
 from pf9sim.nova.boot import regional
+from pf9sim.plumbing import SimError, int_param, json_response, read_json
 from pf9sim.state import public
 
 

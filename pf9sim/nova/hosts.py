@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.common import SimError, json_response, read_json
 from pf9sim.nova.base import Ctx, hypervisor_usage, nova_api, nova_page, query_bool, servers_on
+from pf9sim.plumbing import SimError, json_response, read_json
 from pf9sim.state import stamp_updated
 
 _USAGE_KEYS = (

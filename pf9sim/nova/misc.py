@@ -8,10 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.common import SimError, int_param, json_response, read_json
 from pf9sim.model import compute as model_compute
 from pf9sim.nova.base import MAX_PAGE, Ctx, empty, nova_api, nova_page, query_bool, quota_limits
 from pf9sim.nova.boot import regional
+from pf9sim.plumbing import SimError, int_param, json_response, read_json
 from pf9sim.state import public
 
 

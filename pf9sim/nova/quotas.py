@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.common import SimError, json_response, read_json
 from pf9sim.nova.base import DEFAULT_QUOTAS, Ctx, empty, nova_api, project_usage, quota_limits
+from pf9sim.plumbing import SimError, json_response, read_json
 from pf9sim.state import iso_micro, make_quota
 
 _BASE_KEYS = (

@@ -11,9 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.app import public, region_of
-from pf9sim.common import json_response
+from pf9sim.nova import boot, flavors, hosts, misc, quotas, server_ops, servers
 from pf9sim.nova.base import MAX_VERSION, MIN_VERSION, VERSION_UPDATED
+from pf9sim.plumbing import json_response, public, region_of
 
 
 def _v21(request: web.Request) -> dict[str, Any]:
@@ -45,8 +45,6 @@ async def version_v21(request: web.Request) -> web.Response:
 
 
 def register(app: web.Application) -> None:
-    from pf9sim.nova import boot, flavors, hosts, misc, quotas, server_ops, servers
-
     for path in ("/{region}/compute", "/{region}/compute/"):
         app.router.add_get(path, versions)
     for path in ("/{region}/compute/v2.1", "/{region}/compute/v2.1/"):

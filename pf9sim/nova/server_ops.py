@@ -8,7 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.common import SimError, json_response, read_json
 from pf9sim.model import compute as model_compute
 from pf9sim.model import network as model_network
 from pf9sim.model import volume as model_volume
@@ -16,6 +15,7 @@ from pf9sim.model.compute import volumes_by_server
 from pf9sim.nova.base import Ctx, empty, nova_api
 from pf9sim.nova.boot import check_quota, pick_hypervisor, ref_id, regional
 from pf9sim.nova.servers import ServerRenderer, visible_server
+from pf9sim.plumbing import SimError, json_response, read_json
 from pf9sim.state import stamp_updated
 
 

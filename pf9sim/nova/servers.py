@@ -9,9 +9,9 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.common import SimError, json_response
 from pf9sim.model.compute import delete_server, volumes_by_server
 from pf9sim.nova.base import Ctx, big_json, cached, empty, nova_api, nova_page, query_bool
+from pf9sim.plumbing import SimError, json_response
 from pf9sim.state import iso
 
 # Keys shown only from a microversion on (2.<n>).

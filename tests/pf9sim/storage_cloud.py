@@ -20,10 +20,11 @@ import openstack
 import yaml
 from aiohttp import web
 
-from pf9sim.app import SimCloud, fault_and_auth_middleware
+from pf9sim.app import fault_and_auth_middleware
 from pf9sim.cinder import routes as cinder
-from pf9sim.glance import images as glance
-from pf9sim.keystone import base as keystone
+from pf9sim.cloud import SimCloud
+from pf9sim.glance import routes as glance
+from pf9sim.keystone import routes as keystone
 from pf9sim.model import identity as mi
 from pf9sim.model import image as mimg
 from pf9sim.model import volume as mv

@@ -23,8 +23,9 @@ import requests
 import yaml
 from aiohttp import web
 
-from pf9sim.app import SimCloud, fault_and_auth_middleware
-from pf9sim.keystone import base as keystone
+from pf9sim.app import fault_and_auth_middleware
+from pf9sim.cloud import SimCloud
+from pf9sim.keystone import routes as keystone
 from pf9sim.model import identity as mi
 from pf9sim.state import Estate
 

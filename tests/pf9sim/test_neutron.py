@@ -24,10 +24,11 @@ import requests
 from aiohttp import web
 from openstack import exceptions as sdk_exc
 
-from pf9sim.app import SimCloud, fault_and_auth_middleware
+from pf9sim.app import fault_and_auth_middleware
 from pf9sim.client import ADMIN_PASSWORD, clouds_yaml
+from pf9sim.cloud import SimCloud
 from pf9sim.generator.estate import generate
-from pf9sim.keystone import base as keystone
+from pf9sim.keystone import routes as keystone
 from pf9sim.neutron import routes as neutron
 from pf9sim.state import Estate
 

@@ -24,8 +24,9 @@ import pytest
 import requests
 from aiohttp import web
 
-from pf9sim.app import SimCloud, fault_and_auth_middleware
+from pf9sim.app import fault_and_auth_middleware
 from pf9sim.client import ADMIN_PASSWORD, clouds_yaml
+from pf9sim.cloud import SimCloud
 from pf9sim.generator.estate import generate
 from pf9sim.model import volume as model_volume
 from pf9sim.state import Estate
@@ -33,11 +34,11 @@ from pf9sim.state import Estate
 VENV_BIN = Path(sys.executable).parent
 # service name → the module whose register(app) adds its routes
 SERVICES = {
-    "keystone": "pf9sim.keystone.base",
+    "keystone": "pf9sim.keystone.routes",
     "nova": "pf9sim.nova.routes",
     "cinder": "pf9sim.cinder.routes",
     "neutron": "pf9sim.neutron.routes",
-    "glance": "pf9sim.glance.images",
+    "glance": "pf9sim.glance.routes",
     "control": "pf9sim.control",
 }
 

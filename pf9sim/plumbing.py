@@ -1,10 +1,17 @@
-"""Helpers every simulated service uses: errors in each service's body format, microversions, paging."""
+"""What every simulated service uses to answer a request: tokens and who may act, the region in the URL,
+errors in each service's body format, JSON bodies, microversions and paging.
+
+Services import this module and never app.py: app.py imports the services to build its routes.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -121,6 +128,103 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise SimError(400, "Malformed request body: expected a JSON object")
     return body
+
+
+# -- tokens and who may act -----------------------------------------------------------------------
+TOKEN_LIFETIME = timedelta(hours=1)
+
+
+@dataclass
+class Token:
+    """An issued Keystone token and what it is scoped to."""
+
+    id: str
+    user_id: str
+    expires_at: datetime
+    issued_at: datetime
+    methods: list[str]
+    project_id: str | None = None
+    domain_id: str | None = None
+    system: bool = False
+    roles: list[str] = field(default_factory=list)  # role names
+    app_cred_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+class TokenStore:
+    """Tokens are random opaque strings; expiry uses wall time so that clients see real expiry."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, Token] = {}
+
+    def issue(
+        self,
+        user_id: str,
+        methods: list[str],
+        roles: list[str],
+        project_id: str | None = None,
+        domain_id: str | None = None,
+        system: bool = False,
+        app_cred_id: str | None = None,
+    ) -> Token:
+        now = datetime.now(UTC)
+        token = Token(
+            id="gAAAA" + secrets.token_urlsafe(48),
+            user_id=user_id,
+            expires_at=now + TOKEN_LIFETIME,
+            issued_at=now,
+            methods=methods,
+            project_id=project_id,
+            domain_id=domain_id,
+            system=system,
+            roles=roles,
+            app_cred_id=app_cred_id,
+        )
+        self._tokens[token.id] = token
+        return token
+
+    def validate(self, token_id: str | None) -> Token | None:
+        if not token_id:
+            return None
+        token = self._tokens.get(token_id)
+        if token is None or token.expires_at <= datetime.now(UTC):
+            return None
+        return token
+
+    def revoke(self, token_id: str) -> bool:
+        return self._tokens.pop(token_id, None) is not None
+
+    def expire_all(self) -> int:
+        count = len(self._tokens)
+        self._tokens.clear()
+        return count
+
+
+def public(handler):
+    """Mark a handler as reachable without a token (version discovery, auth, /_sim)."""
+    handler.public = True
+    return handler
+
+
+def token_of(request: web.Request) -> Token:
+    return request["token"]
+
+
+def require_admin(request: web.Request) -> Token:
+    token = token_of(request)
+    if not token.is_admin:
+        raise SimError(403, "Policy doesn't allow this operation to be performed.")
+    return token
+
+
+def region_of(request: web.Request) -> str:
+    region = request.match_info.get("region", "")
+    if region not in request.app["sim"].estate.regions:
+        raise SimError(404, f"Unknown region {region!r}")
+    return region
 
 
 # -- microversions -------------------------------------------------------------------------------
