@@ -100,7 +100,9 @@ def clouds_yaml(
 
 
 class SimProcess:
-    """A simulated cloud running as a child process (`pf9wb sim serve`), as tests and the demo use it."""
+    """A simulated cloud running as a child process (`python -m pf9sim serve`), as tests and the demo use it.
+
+    Ready when the child prints READY_PREFIX + JSON (base URL, regions) on stdout; its log goes to stderr."""
 
     def __init__(
         self,
@@ -119,8 +121,7 @@ class SimProcess:
         cmd = [
             sys.executable,
             "-m",
-            "pf9lib.cli",
-            "sim",
+            "pf9sim",
             "serve",
             "--size",
             self.size,

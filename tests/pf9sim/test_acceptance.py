@@ -1,4 +1,4 @@
-"""Issue 2 acceptance against the real `pf9wb sim serve` process: unmodified openstacksdk and
+"""Issue 2 acceptance against the real `python -m pf9sim serve` process: unmodified openstacksdk and
 python-openstackclient see exactly the estate the simulator reports; faults reach the client;
 advance is exact."""
 

@@ -553,7 +553,7 @@ def test_openstackclient_quota_show(cloud: Cloud) -> None:
     assert by_name["instances"] == stored["instances"] and by_name["cores"] == stored["cores"]
 
 
-# -- the same checks against the real `pf9wb sim serve` process (tests/conftest.py) -------------------
+# -- the same checks against the real `python -m pf9sim serve` process (tests/conftest.py) -------------
 @pytest.fixture(scope="module")
 def process_sim(request):
     try:
