@@ -160,9 +160,5 @@ def register(app: web.Application) -> None:
     app.router.add_post("/_sim/faults", set_faults)
     app.router.add_delete("/_sim/faults", clear_faults)
     app.router.add_post("/_sim/tokens/expire", expire_tokens)
-    app.router.add_get(
-        "/_sim/exporters/node/{hypervisor}/metrics", _exporter_page(node_exporter_page)
-    )
-    app.router.add_get(
-        "/_sim/exporters/libvirt/{hypervisor}/metrics", _exporter_page(libvirt_exporter_page)
-    )
+    app.router.add_get("/_sim/exporters/node/{hypervisor}/metrics", _exporter_page(node_exporter_page))
+    app.router.add_get("/_sim/exporters/libvirt/{hypervisor}/metrics", _exporter_page(libvirt_exporter_page))

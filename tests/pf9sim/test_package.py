@@ -21,11 +21,17 @@ def modules_of(package: str) -> dict[str, Path]:
     return found
 
 
-def imports_of(name: str, path: Path, known: dict[str, Path]) -> list[tuple[str, ast.stmt]]:
+def parse(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), str(path))
+
+
+def imports_of(
+    name: str, path: Path, known: dict[str, Path], tree: ast.Module | None = None
+) -> list[tuple[str, ast.stmt]]:
     """Every module `name` imports, anywhere in the file (`from a import b` is a.b when b is a module)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(tree or parse(path)):
         if isinstance(node, ast.Import):
             out += [(alias.name, node) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -130,3 +136,40 @@ def test_no_module_of_a_subpackage_imports_the_app() -> None:
 def test_pf9sim_modules_import_each_other_without_a_cycle() -> None:
     found = cycles(import_graph("pf9sim"))
     assert found == [], "import cycles in pf9sim: " + "; ".join(" -> ".join(cycle) for cycle in found)
+
+
+# The two commands that start the simulator; they import it inside the functions that do.
+STARTS_THE_SIMULATOR = {"pf9lib.commands.sim_cmd", "pf9lib.demo"}
+
+
+def _is_pf9sim(module: str) -> bool:
+    return module == "pf9sim" or module.startswith("pf9sim.")
+
+
+def test_the_product_imports_the_simulator_only_where_it_starts_it_and_then_lazily() -> None:
+    modules = modules_of("pf9lib")
+    found = set()
+    for name, path in modules.items():
+        tree = parse(path)
+        inside_functions = {
+            id(node)
+            for func in ast.walk(tree)
+            if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef)
+            for node in ast.walk(func)
+        }
+        for target, node in imports_of(name, path, modules, tree):
+            if _is_pf9sim(target):
+                lazy = id(node) in inside_functions
+                if name not in STARTS_THE_SIMULATOR or not lazy:
+                    found.add(f"{path.relative_to(REPO)}:{node.lineno} imports {target}")
+    assert found == set(), "pf9lib must not depend on pf9sim: " + "; ".join(sorted(found))
+
+
+def test_the_simulator_uses_nothing_of_the_product_but_its_error_classes() -> None:
+    used = {
+        target
+        for name, path in modules_of("pf9sim").items()
+        for target, _ in imports_of(name, path, {})
+        if target == "pf9lib" or target.startswith("pf9lib.")
+    }
+    assert used == {"pf9lib.errors"}
