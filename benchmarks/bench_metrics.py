@@ -7,7 +7,7 @@ prometheus-libvirt-exporter over libvirt's test driver (20 Nova-style domains), 
 names, projects, counters) and served by a small aiohttp server in its own process, so it does not share our
 GIL. Without those binaries the simulated cloud's pages are the templates (reported in the results).
 
-Run: .venv/bin/python benchmarks/bench_metrics.py [--hosts 500] → benchmarks/results/bench_metrics.json
+Run: .venv/bin/python -m benchmarks.bench_metrics [--hosts 500] → benchmarks/results/bench_metrics.json
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from _common import peak_rss_mb, workdir, write_results
-
+from benchmarks._common import peak_rss_mb, workdir, write_results
 from pf9lib.collect.metrics import MetricsOptions, run_cycle
 from pf9lib.collect.metrics_parse import parse_reference, parse_samples
 from pf9lib.collect.metrics_targets import Host, build_targets

@@ -14,7 +14,8 @@ from pathlib import Path
 import openstack.exceptions
 import pytest
 import requests
-from storage_cloud import REGION, StorageCloud, serve
+
+from .storage_cloud import REGION, StorageCloud, serve
 
 
 @pytest.fixture

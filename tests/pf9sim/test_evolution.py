@@ -7,7 +7,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from estate_checks import check_integrity
 
 from pf9sim.evolution import network as evolution_network
 from pf9sim.evolution.engine import UnknownObject, advance, delete, mutate
@@ -15,6 +14,8 @@ from pf9sim.evolution.world import Tracker, World
 from pf9sim.generator.estate import generate
 from pf9sim.generator.snapshots import policies_of
 from pf9sim.state import EPOCH, Estate, iso, public
+
+from .estate_checks import check_integrity
 
 
 def dump(est: Estate) -> dict[tuple[str, str], str]:

@@ -9,11 +9,12 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from estate_checks import check_integrity
 
 from pf9sim.generator.estate import generate
 from pf9sim.generator.snapshots import policies_of
 from pf9sim.state import EPOCH, Estate, iso
+
+from .estate_checks import check_integrity
 
 
 def digest(est: Estate) -> str:
