@@ -17,8 +17,8 @@ demo: $(STAMP)
 	$(VENV)/bin/pf9wb demo
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check pf9lib tests benchmarks
+	$(VENV)/bin/ruff check pf9lib pf9sim tests benchmarks
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	$(PY) -m benchmarks.run_all

@@ -6,15 +6,12 @@ import json
 import os
 import platform
 import resource
-import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pf9lib.config import load_settings  # noqa: E402
-from pf9lib.simcloud.client import SimProcess  # noqa: E402
+from pf9lib.config import load_settings
+from pf9sim.client import SimProcess
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -8,7 +8,7 @@
 (g) the xl workbook export                                                    [<= 60 s]
 (b) and (d) run in a fresh child process each, so (e) is the collector's own peak, not this script's.
 
-Run: .venv/bin/python benchmarks/bench_collect.py [--size xl]  → benchmarks/results/bench_collect.json
+Run: .venv/bin/python -m benchmarks.bench_collect [--size xl]  → benchmarks/results/bench_collect.json
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import openstack
-from _common import dir_bytes, start_sim, workdir, write_results
 
+from benchmarks._common import dir_bytes, start_sim, workdir, write_results
 from pf9lib.collect.inventory import fetch_only
 from pf9lib.reports.rvtools import export_rvtools
 from pf9lib.store.reader import open_store

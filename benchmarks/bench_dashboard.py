@@ -2,7 +2,7 @@
 time after its kernel starts (the ≤ 3 s target), and the time to a rendered page in Chromium through Voilà
 with a preheated kernel.
 
-    .venv/bin/python benchmarks/bench_dashboard.py [--days 30] [--size small]
+    .venv/bin/python -m benchmarks.bench_dashboard [--days 30] [--size small]
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import statistics
 import time
 from pathlib import Path
 
-from _common import workdir, write_results
-
+from benchmarks._common import workdir, write_results
 from pf9lib.demo import REPO, build_history, dashboard_url, start_voila, stop_process
-from pf9lib.simcloud.client import SimProcess
+from pf9sim.client import SimProcess
 
 
 def notebook_seconds(data_dir: Path, repeats: int = 3) -> list[float]:

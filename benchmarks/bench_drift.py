@@ -4,7 +4,7 @@
     over 90 daily runs of the `large` estate (runs dated one simulated day apart)            [<= 200 ms each]
     plus what a newly opened store pays once: opening it, materialising the change log and the drift state
 
-Run: .venv/bin/python benchmarks/bench_drift.py [--xl-size xl] [--days 90] [--history DIR]
+Run: .venv/bin/python -m benchmarks.bench_drift [--xl-size xl] [--days 90] [--history DIR]
      → benchmarks/results/bench_drift.json
 `--history DIR` reuses (or, when missing, keeps) the 90-day data directory: building it collects `large`
 91 times.
@@ -19,8 +19,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _common import peak_rss_mb, start_sim, workdir, write_results
-
+from benchmarks._common import peak_rss_mb, start_sim, workdir, write_results
 from pf9lib.analytics import drift, history
 from pf9lib.analytics.change_log import change_log
 from pf9lib.analytics.drift_events import evaluate_run, state_view

@@ -7,7 +7,7 @@ prometheus-libvirt-exporter over libvirt's test driver (20 Nova-style domains), 
 names, projects, counters) and served by a small aiohttp server in its own process, so it does not share our
 GIL. Without those binaries the simulated cloud's pages are the templates (reported in the results).
 
-Run: .venv/bin/python benchmarks/bench_metrics.py [--hosts 500] → benchmarks/results/bench_metrics.json
+Run: .venv/bin/python -m benchmarks.bench_metrics [--hosts 500] → benchmarks/results/bench_metrics.json
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from _common import peak_rss_mb, workdir, write_results
-
+from benchmarks._common import peak_rss_mb, workdir, write_results
 from pf9lib.pipeline_metrics import MetricsOptions, run_cycle
 from pf9lib.collect.metrics_parse import parse_reference, parse_samples
 from pf9lib.collect.metrics_targets import Host, build_targets
@@ -95,8 +94,9 @@ def templates(tmp: Path) -> tuple[str, str, str]:
             port,
         )
         return node, lv, "real exporters (Debian prometheus-node-exporter, prometheus-libvirt-exporter)"
-    from pf9lib.simcloud.exporters import libvirt_exporter_page, node_exporter_page
-    from pf9lib.simcloud.generator import generate
+    from pf9sim.exporters.libvirt import libvirt_exporter_page
+    from pf9sim.exporters.node import node_exporter_page
+    from pf9sim.generator.estate import generate
 
     estate = generate(seed=42, size="small")
     busiest = max(

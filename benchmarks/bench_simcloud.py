@@ -1,7 +1,7 @@
 """The fetch floor: a full sweep of the xl estate's raw pages (GET + JSON decode), paged and parallelised
 the way the collector pages them. The simulated cloud must not be the bottleneck: target >= 20k objects/s.
 
-Run: .venv/bin/python benchmarks/bench_simcloud.py [--size xl]  → benchmarks/results/bench_simcloud.json
+Run: .venv/bin/python -m benchmarks.bench_simcloud [--size xl]  → benchmarks/results/bench_simcloud.json
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from _common import start_sim, workdir, write_results
-
+from benchmarks._common import start_sim, workdir, write_results
 from pf9lib.collect.inventory import fetch_only
 from pf9lib.resources import RESOURCES
 

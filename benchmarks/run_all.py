@@ -1,4 +1,8 @@
-"""Run every benchmark script in turn (`make bench`); each writes benchmarks/results/<name>.json."""
+"""Run every benchmark in turn (`make bench`); each writes benchmarks/results/<name>.json.
+
+Each runs as `python -m benchmarks.<name>` from the repository root, so that it imports benchmarks._common
+and the packages of the repository without touching sys.path.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-SCRIPTS = ("bench_simcloud.py", "bench_collect.py", "bench_metrics.py", "bench_drift.py")
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = ("bench_simcloud", "bench_collect", "bench_metrics", "bench_drift")
 
 
 def main() -> int:
     failed = []
-    for script in SCRIPTS:
-        print(f"== {script}", flush=True)
-        if subprocess.run([sys.executable, str(HERE / script)], cwd=HERE.parent).returncode != 0:
-            failed.append(script)
+    for name in BENCHMARKS:
+        print(f"== {name}", flush=True)
+        if subprocess.run([sys.executable, "-m", f"benchmarks.{name}"], cwd=REPO).returncode != 0:
+            failed.append(name)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

@@ -42,6 +42,20 @@ class HistoryResult:
 # --------------------------------------------------------------------------------------------- clock
 
 
+# --------------------------------------------------------------------------------------------- cloud
+
+
+def start_sim(size: str, seed: int, port: int | None, state: Path, log_path: Path):
+    """The simulated cloud as a child process, ready to answer; on pf9sim's default port unless one is given.
+
+    pf9sim is imported here, when the demo starts it, never at module level: the product does not depend on
+    the simulator, which is the demo's and the tests' cloud."""
+    from pf9sim.client import DEFAULT_PORT, SimProcess
+
+    port = DEFAULT_PORT if port is None else port
+    return SimProcess(size=size, seed=seed, port=port, state=state, log_path=log_path).start()
+
+
 # --------------------------------------------------------------------------------------------- history
 
 

@@ -1,0 +1,1 @@
+"""The tests are a package so that what they share is imported as tests.helpers.* (no sys.path edits)."""

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from pf9lib.commands import DATA_DIR_HELP, data_dir_of
-from pf9lib.simcloud.client import DEFAULT_PORT, SimProcess
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--size", default="small", choices=("tiny", "small", "large", "xl"))
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--days", type=int, default=30, help="simulated days of history to build (default 30)")
-    demo.add_argument("--port", type=int, default=DEFAULT_PORT, help="simulated cloud port")
+    # No default here (it is pf9sim's): building the parser must not import the simulator.
+    demo.add_argument("--port", type=int, help="simulated cloud port")
     demo.add_argument("--voila-port", type=int, default=8866)
     demo.add_argument(
         "--theme", default="light", choices=("light", "dark"), help="dashboard theme (the preheated one)"
@@ -57,9 +57,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     state = data_dir / f"simcloud-{args.size}-{args.seed}.json"
     print(f"Starting the simulated cloud ({args.size}, seed {args.seed}); estate kept in {state}")
-    sim = SimProcess(
-        size=args.size, seed=args.seed, port=args.port, state=state, log_path=data_dir / "simcloud.log"
-    ).start()
+    sim = demo.start_sim(args.size, args.seed, args.port, state, log_path=data_dir / "simcloud.log")
     voila = None
     try:
         demo.write_pid_file(data_dir, {"demo": os.getpid(), "simcloud": sim.proc.pid}, {})
@@ -110,7 +108,7 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def _build(sim: SimProcess, data_dir: Path, days: int, advance_first: bool) -> None:
+def _build(sim, data_dir: Path, days: int, advance_first: bool) -> None:
     from tqdm import tqdm
 
     from pf9lib import demo

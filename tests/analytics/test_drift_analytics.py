@@ -15,12 +15,13 @@ from datetime import UTC, datetime, timedelta
 import openpyxl
 import pandas as pd
 import pytest
-from drift_world import build_world
 
 from pf9lib.analytics import drift
 from pf9lib.analytics.drift_events import acknowledgements
 from pf9lib.errors import Pf9Error
 from pf9lib.store.reader import open_store
+
+from .drift_world import build_world
 
 pytestmark = pytest.mark.integration
 RANK = {"critical": 3, "warning": 2, "info": 1}

@@ -9,11 +9,12 @@ import sys
 import textwrap
 
 import pytest
-from drift_world import build_world
 
 from pf9lib.analytics.drift_events import state_view
 from pf9lib.analytics.drift_rules import BUILTIN_RULES
 from pf9lib.store.reader import open_store
+
+from .drift_world import build_world
 
 pytestmark = pytest.mark.integration
 

@@ -1,20 +1,16 @@
 """Health summary cards and the overview's small questions, checked against pandas over the raw views and the
-simulated cloud's own counts, on the shared small history (tests/ui/workbench_history.py)."""
+simulated cloud's own counts, on the shared small history (tests/helpers/workbench_history.py)."""
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ui"))
-from workbench_history import shared_history  # noqa: E402
-
-from pf9lib.analytics import summary  # noqa: E402
-from pf9lib.store.reader import open_store  # noqa: E402
+from pf9lib.analytics import summary
+from pf9lib.store.reader import open_store
+from tests.helpers.workbench_history import shared_history
 
 pytestmark = pytest.mark.integration
 

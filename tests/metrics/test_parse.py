@@ -84,8 +84,9 @@ def test_identical_to_reference_on_real_libvirt_exporter_output(libvirt_exporter
 
 
 def test_identical_to_reference_on_simulated_pages():
-    from pf9lib.simcloud.exporters import libvirt_exporter_page, node_exporter_page
-    from pf9lib.simcloud.generator import generate
+    from pf9sim.exporters.libvirt import libvirt_exporter_page
+    from pf9sim.exporters.node import node_exporter_page
+    from pf9sim.generator.estate import generate
 
     estate = generate(seed=42, size="tiny")
     for hyp in estate.objects["hypervisors"].values():

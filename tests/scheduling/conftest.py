@@ -1,14 +1,10 @@
-"""The shared small history (tests/ui/workbench_history.py) for the scheduling tests."""
+"""The shared small history (tests/helpers/workbench_history.py) for the scheduling tests."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ui"))
-from workbench_history import History, shared_history, shared_job_runs  # noqa: E402
+from tests.helpers.workbench_history import History, shared_history, shared_job_runs
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from workbench_history import History, shared_history, shared_job_runs
 
 from pf9lib.demo import start_voila, stop_process
+from tests.helpers.workbench_history import History, shared_history, shared_job_runs
 
 
 @pytest.fixture(scope="session")

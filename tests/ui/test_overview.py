@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from workbench_history import XSS_NAME
 
 from pf9lib.analytics import summary
 from pf9lib.analytics.drift_events import acknowledgements
 from pf9lib.demo import dashboard_url
 from pf9lib.store.reader import open_store
+from tests.helpers.workbench_history import XSS_NAME
 
 pytestmark = pytest.mark.integration
 

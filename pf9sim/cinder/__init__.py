@@ -1,0 +1,1 @@
+"""Simulated Cinder v3 (block storage): volumes, snapshots, types, quotas."""

@@ -1,0 +1,1 @@
+"""The deterministic estate generator: `estate.generate(seed, size)`."""

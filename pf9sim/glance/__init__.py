@@ -1,0 +1,1 @@
+"""Simulated Glance v2: images, sharing (members), JSON-patch updates, schemas."""

@@ -1,0 +1,1 @@
+"""Simulated Keystone v3: tokens, catalog, identity administration, grants, application credentials."""

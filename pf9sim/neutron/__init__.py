@@ -1,0 +1,1 @@
+"""Simulated Neutron v2.0: networks, subnets, ports, routers, floating IPs, security groups, quotas."""
