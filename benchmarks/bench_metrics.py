@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks._common import peak_rss_mb, workdir, write_results
-from pf9lib.pipeline_metrics import MetricsOptions, run_cycle
 from pf9lib.collect.metrics_parse import parse_reference, parse_samples
 from pf9lib.collect.metrics_targets import Host, build_targets
+from pf9lib.pipeline_metrics import MetricsOptions, run_cycle
 
 VMS_PER_HOST = 20
 NOVA_NS = "http://openstack.org/xmlns/libvirt/nova/1.1"
