@@ -16,7 +16,7 @@ a source checkout, beside it. The cloud settings (clouds.yaml / PF9_*) are pf9li
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,12 +31,12 @@ _SOURCE_ROOT = Path(__file__).resolve().parents[1]  # a source checkout keeps sc
 def shipped_dir(name: str) -> Path:
     """A directory the workbench ships (`scheduled` or `dashboards`): the installed package data, else the
     source checkout's. A ConfigError says how to point at one when neither exists."""
-    try:
-        found = importlib.resources.files(f"pf9lib.{name}")
-        if found.is_dir():
-            return Path(str(found))
-    except ModuleNotFoundError:  # an editable install maps only real packages; the checkout has the dir
-        pass
+    # The notebooks' directories are data packages without __init__.py: find_spec gives their directory (an
+    # editable install maps only real packages, so there the checkout's directory is used).
+    spec = importlib.util.find_spec(f"pf9lib.{name}")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if Path(location).is_dir():
+            return Path(location)
     local = _SOURCE_ROOT / name
     if local.is_dir():
         return local
