@@ -123,6 +123,26 @@ def _quotas(store: Store) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=QUOTA_HEADERS)
 
 
+ACCESS_HEADERS = ["cloud", "holder", "holder_type", "role", "scope_type", "scope", "scope_id", "inherited"]
+AUDIT_HEADERS = ["at", "actor", "role", "action", "target", "plan_id", "result", "note"]
+
+
+def _access(view: Store) -> pd.DataFrame:
+    """Who holds which role where, as of the workbook's run (system scope named, never empty)."""
+    from pf9lib.analytics.access import user_roles
+
+    return user_roles(view)[ACCESS_HEADERS]
+
+
+def _audit(store: Store) -> pd.DataFrame:
+    """The audit trail as it stands when the workbook is written: every action, grant and refusal."""
+    from pf9lib.actions.audit import audit
+
+    df = audit(store)[AUDIT_HEADERS]
+    df["at"] = df["at"].dt.tz_convert("UTC").dt.tz_localize(None)
+    return df
+
+
 def build_sheets(store: Store, run_id: str | None = None) -> dict[str, pd.DataFrame]:
     """Every sheet as a DataFrame, for the state at `run_id` (default: the latest visible run)."""
     from pf9lib import __version__
@@ -137,6 +157,8 @@ def build_sheets(store: Store, run_id: str | None = None) -> dict[str, pd.DataFr
         if kind != "quotas":
             sheets[SHEET_NAMES[kind]] = _type_frame(view, kind)
     sheets["ProjectQuotas"] = _quotas(view)
+    sheets["Access"] = _access(view)
+    sheets["Audit"] = _audit(store)
     sheets["MetaData"] = pd.DataFrame(
         [
             ["tool", "PF9 Workbench"],
