@@ -186,8 +186,9 @@ register_step("rule.delete", _deleter("security_group_rule"))
 # --------------------------------------------------------------------------------------------- plans
 
 
-def _probe(settings, region: str | None) -> ActionContext:
-    return ActionContext(settings, settings.data_dir, "probe", region)
+def _probe(settings, region: str | None, context: ActionContext | None = None) -> ActionContext:
+    """The context plans read the cloud through (a caller may pass its own, to reuse one connection)."""
+    return context or ActionContext(settings, settings.data_dir, "probe", region)
 
 
 def _resolve_project(probe: ActionContext, ref: str | None) -> dict[str, str]:
@@ -402,6 +403,7 @@ def plan_rule_create(
     port_max: int | None = None,
     remote_ip_prefix: str | None = None,
     region: str | None = None,
+    context: ActionContext | None = None,
 ) -> Plan:
     """Plan a security-group rule; refused when the group has the same rule already."""
     kind = "admin.rule.create"
@@ -409,7 +411,7 @@ def plan_rule_create(
     validate_rule(direction, protocol, ethertype, port_min, port_max, remote_ip_prefix)
     if port_min is not None and port_max is None:
         port_max = port_min
-    probe = _probe(settings, region)
+    probe = _probe(settings, region, context)
     group = _exists("security_group")(probe, {"id": group_id})
     if group is None:
         raise Pf9Error(

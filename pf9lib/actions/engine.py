@@ -41,6 +41,7 @@ from pf9lib.actions.plan import (
 )
 from pf9lib.errors import Pf9Error
 from pf9lib.identity import Identity, require
+from pf9lib.store.reader import Store
 
 Created = dict[str, Any]  # {"type", "id", "name"}
 
@@ -178,9 +179,9 @@ def _plan_lock(data_dir: Path, plan_id: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _resume_point(data_dir: Path, plan: Plan) -> tuple[str | None, dict[int, list[Created]], bool]:
+def _resume_point(store: Store, plan: Plan) -> tuple[str | None, dict[int, list[Created]], bool]:
     """(state of the last attempt, steps already done → what they created, whether we resume)."""
-    events = steps_of(data_dir, plan.plan_id)
+    events = steps_of(store, plan.plan_id)
     if events.empty:
         return None, {}, False
     plan_level = events[events["step"] == PLAN]
@@ -229,11 +230,12 @@ def apply(
 ) -> ApplyResult:
     """Apply a stored plan (see the module's docstring for the guarantees)."""
     data_dir = Path(settings.data_dir)
-    mark_interrupted(data_dir)
-    plan = load_plan(data_dir, plan_id)
+    store = Store(data_dir)  # one view of the store for the whole apply: the library passes it along
+    mark_interrupted(store)
+    plan = load_plan(store, plan_id)
     role = require(data_dir, who, KIND_ROLES.get(plan.kind, "admin"), f"{plan.kind}.apply", plan.target)
     with _plan_lock(data_dir, plan.plan_id):
-        last, done, resuming = _resume_point(data_dir, plan)
+        last, done, resuming = _resume_point(store, plan)
         if last == "succeeded":
             raise Pf9Error(f"plan {plan.plan_id} was applied already: make a new plan to do it again")
         ctx = context or ActionContext(settings, data_dir, plan.plan_id, plan.region, progress)

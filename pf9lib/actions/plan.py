@@ -162,9 +162,10 @@ def steps_of(store: Store | Path | str, plan_id: str) -> pd.DataFrame:
     )
 
 
-def mark_interrupted(data_dir: Path | str) -> list[str]:
+def mark_interrupted(store: Store | Path | str) -> list[str]:
     """Plans left running by a process that died (on this host) are marked interrupted; returns their ids."""
-    store = as_store(data_dir)
+    store = as_store(store)
+    data_dir = store.data_dir
     here = socket.gethostname()
     latest = store.records(
         f"""SELECT plan_id, attempt_id, state, pid, host FROM action_steps WHERE step = {PLAN}
