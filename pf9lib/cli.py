@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "metrics_cmd",
     "schedule_cmd",
     "admin_cmd",
+    "snapshots_cmd",
 )
 
 

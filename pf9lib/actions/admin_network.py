@@ -61,9 +61,7 @@ def _project(ctx: ActionContext, args: dict[str, Any]) -> dict[str, str] | None:
     """The project named or identified by `ref` (Keystone), as {id, name}."""
     ref = args["ref"]
     w = ctx.writer()
-    found = (
-        w.get("identity", f"/projects?{urlencode({'name': ref})}", f"project {ref}").get("projects") or []
-    )
+    found = w.get("identity", f"/projects?{urlencode({'name': ref})}", f"project {ref}").get("projects") or []
     if not found:
         body = w.request("GET", "identity", f"/projects/{ref}", f"project {ref}", ok_missing=True)
         found = [body["project"]] if body.get("project") else []

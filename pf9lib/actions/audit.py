@@ -52,6 +52,29 @@ def record(
     return audit_id
 
 
+def record_many(data_dir: Path | str, rows: list[dict]) -> None:
+    """Many audit records in one file (a run over many objects); each row as `record`'s arguments."""
+    now = datetime.now(UTC)
+    append_events(
+        data_dir,
+        "audit",
+        [
+            {
+                "audit_id": uuid.uuid4().hex,
+                "at": row.get("at") or now,
+                "actor": row["actor"],
+                "role": row.get("role"),
+                "action": row["action"],
+                "target": row["target"],
+                "plan_id": row.get("plan_id"),
+                "result": row.get("result", "succeeded"),
+                "note": (row.get("note") or "")[:2000],
+            }
+            for row in rows
+        ],
+    )
+
+
 def audit(
     store: Store | Path | str,
     since: datetime | str | None = None,

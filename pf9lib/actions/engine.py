@@ -59,6 +59,9 @@ class StepAction:
 STEP_ACTIONS: dict[str, StepAction] = {}
 CHECKS: dict[str, Callable[[ActionContext, dict[str, Any]], Any]] = {}
 KIND_ROLES: dict[str, str] = {}  # plan kind → the role that may make and apply it
+# plan kind → how its steps run, when not one after the other with a rollback (e.g. a snapshot run, whose
+# steps are independent and recorded per tenant batch): (context, plan, attempt, done, resuming) → result
+EXECUTORS: dict[str, Callable[..., ApplyResult]] = {}
 
 
 def register_step(name: str, action: StepAction) -> None:
@@ -69,8 +72,10 @@ def register_check(name: str, check: Callable[[ActionContext, dict[str, Any]], A
     CHECKS[name] = check
 
 
-def register_kind(kind: str, role: str) -> None:
+def register_kind(kind: str, role: str, executor: Callable[..., ApplyResult] | None = None) -> None:
     KIND_ROLES[kind] = role
+    if executor is not None:
+        EXECUTORS[kind] = executor
 
 
 @dataclass
@@ -260,7 +265,7 @@ def apply(
                 )
                 return ApplyResult(plan.plan_id, "refused", message, calls=ctx.calls)
         record_step(data_dir, plan.plan_id, attempt, PLAN, "plan", "started", "resumed" if resuming else "")
-        result = _run_steps(ctx, plan, attempt, done, resuming)
+        result = EXECUTORS.get(plan.kind, _run_steps)(ctx, plan, attempt, done, resuming)
         record_step(data_dir, plan.plan_id, attempt, PLAN, "plan", result.status, result.message)
         note = result.message if result.status != "succeeded" else f"{len(result.created)} object(s) created"
         record(data_dir, str(who), f"{plan.kind}.apply", plan.target, plan.plan_id, result.status, note, role)

@@ -155,6 +155,32 @@ def record_step(
     )
 
 
+def record_steps(data_dir: Path | str, plan_id: str, attempt_id: str, rows: list[tuple]) -> None:
+    """Many step events in one file: (step, name, state, detail, created) each — for runs of many steps."""
+    now = datetime.now(UTC)
+    pid, host = os.getpid(), socket.gethostname()
+    append_events(
+        data_dir,
+        "action_steps",
+        [
+            {
+                "event_id": uuid.uuid4().hex,
+                "plan_id": plan_id,
+                "attempt_id": attempt_id,
+                "step": step,
+                "name": name,
+                "state": state,
+                "at": now,
+                "detail": detail[:4000],
+                "created_json": json.dumps(created or []),
+                "pid": pid,
+                "host": host,
+            }
+            for step, name, state, detail, created in rows
+        ],
+    )
+
+
 def steps_of(store: Store | Path | str, plan_id: str) -> pd.DataFrame:
     """Every step event of a plan, oldest first."""
     return as_store(store).sql(
