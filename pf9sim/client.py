@@ -66,6 +66,10 @@ class SimClient:
     def get_object(self, kind: str, obj_id: str) -> dict[str, Any]:
         return self._call("GET", f"/_sim/objects/{kind}/{obj_id}")
 
+    def options(self, **changes: bool) -> dict[str, Any]:
+        """The simulator's switches (e.g. nightly_snapshots=False); without arguments, just read them."""
+        return self._call("POST", "/_sim/options", changes) if changes else self._call("GET", "/_sim/options")
+
     def add_faults(self, *rules: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/_sim/faults", {"rules": list(rules)})
 

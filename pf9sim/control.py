@@ -40,6 +40,28 @@ async def summary(request: web.Request) -> web.Response:
     return json_response(_summary(_sim(request)))
 
 
+OPTIONS = {"nightly_snapshots": bool}  # the simulator's switchable behaviours
+
+
+@public
+async def get_options(request: web.Request) -> web.Response:
+    options = _sim(request).estate.secrets.get("options", {})
+    return json_response({name: options.get(name, True) for name in OPTIONS})
+
+
+@public
+async def set_options(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    bad = [k for k, v in body.items() if k not in OPTIONS or not isinstance(v, OPTIONS[k])]
+    if bad or not body:
+        names = ', '.join(f'{k} (true/false)' for k in OPTIONS)
+        raise SimError(400, f"options are {names}; got {sorted(body)}")
+    sim = _sim(request)
+    sim.estate.secrets.setdefault("options", {}).update(body)
+    sim.save()
+    return await get_options(request)
+
+
 @public
 async def advance(request: web.Request) -> web.Response:
     body = await read_json(request)
@@ -156,6 +178,8 @@ def register(app: web.Application) -> None:
     app.router.add_post("/_sim/mutate", mutate)
     app.router.add_post("/_sim/delete", delete)
     app.router.add_get("/_sim/objects/{type}/{id}", get_object)
+    app.router.add_get("/_sim/options", get_options)
+    app.router.add_post("/_sim/options", set_options)
     app.router.add_get("/_sim/faults", list_faults)
     app.router.add_post("/_sim/faults", set_faults)
     app.router.add_delete("/_sim/faults", clear_faults)

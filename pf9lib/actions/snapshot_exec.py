@@ -168,9 +168,10 @@ def _execute(
                 events.append((n, step.action, state, detail or step.text, made))
                 audits.append(
                     {
+                        "at": run.now,  # the run's clock: the SLA reads blocks on the clock of the history
                         "actor": actor,
                         "action": f"snapshots.{_verb(step)}",
-                        "target": step.inputs["volume_id"],
+                        "target": f"{step.inputs['volume_id']}:{step.inputs['policy']}",
                         "plan_id": plan.plan_id,
                         "result": state,
                         "note": detail or step.text,

@@ -68,8 +68,9 @@ def status(
            FROM snapshots WHERE is_automatic AND status = 'available' AND policy IS NOT NULL
            GROUP BY ALL"""
     )
+    # A snapshot run audits each (volume, policy) it handled as target "<volume id>:<policy>".
     blocked = store.sql(
-        """SELECT DISTINCT target AS volume_id FROM audit
+        """SELECT DISTINCT target FROM audit
            WHERE result = 'blocked' AND starts_with(action, 'snapshots.') AND "at" > ? AND "at" <= ?""",
         [now - BLOCK_LOOKBACK, now],
     )
@@ -78,7 +79,7 @@ def status(
     )
     df["automatic"] = df["automatic"].fillna(0).astype("int64")
     df["age_h"] = (pd.Timestamp(now) - df["newest_at"]).dt.total_seconds() / 3600
-    is_blocked = df["volume_id"].isin(set(blocked["volume_id"]))
+    is_blocked = (df["volume_id"] + ":" + df["policy"]).isin(set(blocked["target"]))
     df["status"] = "late"
     df.loc[df["newest_at"].isna(), "status"] = "never"
     df.loc[is_blocked & (df["status"] != "compliant"), "status"] = "quota_blocked"

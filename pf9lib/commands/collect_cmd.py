@@ -56,8 +56,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rv.set_defaults(func=cmd_export_rvtools)
 
 
-
-
 def cmd_collect(args: argparse.Namespace) -> int:
     from pf9lib import pipeline
     from pf9lib.config import load_settings

@@ -40,8 +40,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.set_defaults(func=cmd_demo)
 
 
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from pf9lib import demo
 

@@ -77,8 +77,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tf.set_defaults(func=cmd_textfile)
 
 
-
-
 def _hosts(args: argparse.Namespace, data_dir: Path) -> list:
     from pf9lib.collect.metrics_targets import hosts_from_inventory, hosts_from_list
     from pf9lib.config import parse_host_map

@@ -70,6 +70,11 @@ class UnknownObject(KeyError):
     """No object of that type with that id (the control API answers 404)."""
 
 
+def nightly_snapshots(estate: Estate) -> bool:
+    """Whether the simulator's nightly snapshot job runs (the demo turns it off and runs the workbench's)."""
+    return bool(estate.secrets.get("options", {}).get("nightly_snapshots", True))
+
+
 def advance(estate: Estate, hours: float) -> list[dict[str, Any]]:
     """Move the clock forward by `hours`, changing the estate on the way; returns the change records."""
     if hours < 0:
@@ -95,8 +100,9 @@ def advance(estate: Estate, hours: float) -> list[dict[str, Any]]:
         for op, rate, unit in RATES:
             for _ in range(poisson(rng, rate * units[unit] * span / 86400)):
                 events.append((start + timedelta(seconds=rng.random() * span), len(events), op, ()))
-        for when, fn, args in storage.policy_events(w, start, step_end):
-            events.append((when, len(events), fn, args))
+        if nightly_snapshots(estate):
+            for when, fn, args in storage.policy_events(w, start, step_end):
+                events.append((when, len(events), fn, args))
         events.sort(key=lambda e: (e[0], e[1]))
         for when, _, fn, args in events:
             estate.clock = when
