@@ -39,9 +39,6 @@ class HistoryResult:
     reused: bool = False
 
 
-# --------------------------------------------------------------------------------------------- clock
-
-
 # --------------------------------------------------------------------------------------------- cloud
 
 
@@ -59,12 +56,62 @@ def start_sim(size: str, seed: int, port: int | None, state: Path, log_path: Pat
 # --------------------------------------------------------------------------------------------- history
 
 
+# The simulator seeds this snapshot service account (pf9sim.generator); the demo's runs act as it.
+SIM_SERVICE_USER = {
+    "SNAPSHOT_SERVICE_USER_EMAIL": "snapshot-svc@pf9sim.local",
+    "SNAPSHOT_SERVICE_USER_PASSWORD": "pf9sim-snapshots",
+}
+DEMO_RULES = """\
+# The demo's snapshot policy rules: `pf9wb snapshots assign --help` explains the format.
+rules:
+  - {name: no-scratch, match: {volume_name_contains: scratch}, auto_snapshot: false}
+  - name: production
+    priority: 10
+    match: {volume_name_contains: "-prod-"}
+    policies: [daily_7, monthly_1st]
+  - {name: everything-else, priority: 90, match: {}, policies: [daily_3]}
+"""
+
+
 def _settings(sim, data_dir: Path):
     from pf9lib.config import load_settings
 
     clouds = sim.write_clouds_yaml(data_dir / "clouds.yaml", CLOUD)
-    env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(clouds)}
+    env = {**SIM_SERVICE_USER, **os.environ, "OS_CLIENT_CONFIG_FILE": str(clouds)}
     return load_settings(cloud=CLOUD, data_dir=str(data_dir), env=env)
+
+
+def prepare_snapshots(sim, settings) -> None:
+    """The workbench's snapshot job replaces the simulator's: the simulator's nightly job is switched off,
+    the demo's rules are written (unless there are some), the person running the demo is its first admin
+    (when nobody has a role yet), and the rules are applied to the volumes."""
+    from pf9lib import identity
+    from pf9lib.actions import apply
+    from pf9lib.actions.snapshot_assign import plan_assign
+    from pf9lib.policies import snapshots_dir
+
+    sim.client.options(nightly_snapshots=False)
+    rules = snapshots_dir(settings.data_dir) / "rules.yaml"
+    if not rules.exists():
+        rules.parent.mkdir(parents=True, exist_ok=True)
+        rules.write_text(DEMO_RULES)
+    who = identity.cli_identity(settings.data_dir)
+    if not identity.grants(settings.data_dir):
+        identity.grant(settings.data_dir, who, who.user, "admin")
+    plan = plan_assign(settings, who)
+    if plan.steps:
+        apply(settings, plan.plan_id, who)
+
+
+def snapshot_day(settings, at: datetime) -> str:
+    """The day's policy run at the simulated clock `at`, planned and applied; returns its summary."""
+    from pf9lib import identity
+    from pf9lib.actions import apply
+    from pf9lib.actions.snapshot_run import plan_run
+
+    who = identity.cli_identity(settings.data_dir)
+    plan = plan_run(settings, who, now=at)
+    return apply(settings, plan.plan_id, who).message
 
 
 def collect_day(
@@ -99,16 +146,20 @@ def build_history(
     hours_per_day: float = 24.0,
     progress: Callable[[int], None] | None = None,
     advance_first: bool = False,
+    snapshots: bool = True,
 ) -> HistoryResult:
     """Collect `days` times, advancing the simulated cloud `hours_per_day` before each collect but the first.
 
     `advance_first` also advances before the first collect (continuing a history). Each run (and its
     metrics batch) is stamped with the simulated cloud's clock, so the store's times agree with the cloud's
-    own (created_at of snapshots, servers …) and the history spans the simulated days.
+    own (created_at of snapshots, servers …) and the history spans the simulated days. With `snapshots`,
+    the workbench's own policy run takes each day's snapshots (the simulator's job is switched off).
     """
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = _settings(sim, data_dir)
+    if snapshots:
+        prepare_snapshots(sim, settings)
     out = HistoryResult()
     t0 = time.monotonic()
     for day in range(days):
@@ -116,7 +167,10 @@ def build_history(
             clock = sim.client.advance(hours_per_day)["clock"]
         else:
             clock = sim.client.summary()["clock"]
-        offset = datetime.now(UTC) - datetime.fromisoformat(clock.replace("Z", "+00:00"))
+        at = datetime.fromisoformat(clock.replace("Z", "+00:00"))
+        if snapshots:
+            snapshot_day(settings, at)
+        offset = datetime.now(UTC) - at
         out.run_ids.append(collect_day(sim, data_dir, settings, offset=offset))
         out.runs_added += 1
         if progress:

@@ -23,7 +23,12 @@ import yaml
 from pf9lib.errors import ConfigError
 from pf9lib.store.events import append_events
 
-COMMANDS = {"collect": ["collect", "--no-progress"], "metrics": ["metrics", "collect"]}  # built-in jobs
+# Built-in jobs: the pf9wb command each runs (its parameters become options).
+COMMANDS = {
+    "collect": ["collect", "--no-progress"],
+    "metrics": ["metrics", "collect"],
+    "snapshots": ["snapshots", "run", "--quiet"],
+}
 RUNS_KIND = "schedule_runs"  # declared in store/schema.py
 EXPORT_RENDERER = "plotly_mimetype+notebook"  # inlines plotly.js: the HTML works offline
 PAPERMILL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}  # cells papermill adds

@@ -49,10 +49,22 @@ def test_last_fire_time():
 
 def test_the_shipped_jobs_file():
     jobs = {j.name: j for j in scheduling.load_jobs()}
-    assert list(jobs) == ["collect", "metrics", "inventory_report", "drift_report"]
-    assert (jobs["collect"].command, jobs["metrics"].command) == ("collect", "metrics")
+    assert list(jobs) == [
+        "collect",
+        "metrics",
+        "auto_snapshots",
+        "inventory_report",
+        "drift_report",
+        "snapshot_sla_report",
+    ]
+    assert [jobs[n].command for n in ("collect", "metrics", "auto_snapshots")] == [
+        "collect",
+        "metrics",
+        "snapshots",
+    ]
+    assert jobs["auto_snapshots"].parameters == {"apply": False}  # a dry run unless the file says apply
     assert all(j.timeout_s > 0 for j in jobs.values())
-    assert all(jobs[n].notebook.exists() for n in ("inventory_report", "drift_report"))
+    assert all(jobs[n].notebook.exists() for n in ("inventory_report", "drift_report", "snapshot_sla_report"))
     drift = {"window_days": 7, "min_severity": "info", "as_of": "latest-run"}
     assert jobs["drift_report"].parameters == drift
 
