@@ -87,6 +87,7 @@ class ActionContext:
     progress: Callable[[str], None] | None = None
     writer_factory: Callable[[Any, str | None], Writer] | None = None
     _writers: dict[str | None, Writer] = field(default_factory=dict)
+    others: list[Any] = field(default_factory=list)  # more callers (a service user's sessions) with `.calls`
 
     def writer(self, region: str | None = None) -> Writer:
         region = region or self.region
@@ -101,7 +102,8 @@ class ActionContext:
 
     @property
     def calls(self) -> int:
-        return sum(w.total_calls for w in self._writers.values())
+        """API calls made through this context (its writers and the sessions registered in `others`)."""
+        return sum(w.total_calls for w in self._writers.values()) + sum(o.calls for o in self.others)
 
     def say(self, line: str) -> None:
         if self.progress:

@@ -33,6 +33,7 @@ class _Run:
         self.ctx, self.plan, self.attempt = ctx, plan, attempt
         self.now = datetime.fromisoformat(plan.inputs["now"])
         self.service = ServiceUser(ctx.settings, ctx.writer())
+        ctx.others.append(self.service)
         self.snaps: dict[str, dict[str, dict[str, Any]]] = {}  # region → id → snapshot
         self.quota: dict[str, dict[str, int | None]] = {}
         self.created: list[dict[str, Any]] = []
@@ -63,7 +64,9 @@ class _Run:
             return "skipped", "the volume is gone", []
         if volume.get("status") not in SNAPSHOTTABLE:
             return "skipped", f"status {volume.get('status')}", []
-        room = self.quota.setdefault(pid, _quota(self.ctx, pid, region))
+        if pid not in self.quota:  # once per project and run
+            self.quota[pid] = _quota(self.ctx, pid, region)
+        room = self.quota[pid]
         for key, need in (("snapshots", 1), ("gigabytes", int(volume.get("size") or 0))):
             if room[key] is not None and room[key] < need:
                 return "blocked", f"quota: {need} {key} needed, {room[key]} left", []

@@ -139,7 +139,8 @@ def plan_run(
                     continue
                 pol = catalogue.get(name) or named_policy(name)
                 if pol is None:
-                    _note(lines, counts, pid, "skip", volume, name, region, f"unknown policy {name}")
+                    reason = f"unknown policy {name}"
+                    _note(lines, counts, pid, project["name"] or pid, volume, name, region, reason)
                     continue
                 if not pol.due(now):
                     continue
@@ -161,6 +162,7 @@ def plan_run(
                         "policy": name,
                         "region": region,
                         "project_id": pid,
+                        "project": project["name"] or pid,
                         "keep": keep,
                         "min_days": pol.min_retention_days,
                     }
@@ -177,7 +179,7 @@ def plan_run(
     return make_plan(settings, who, KIND, "volumes", summary, steps, [], inputs, None, ctx)
 
 
-def _note(lines, counts, pid, state, volume, policy, region, reason) -> None:
+def _note(lines, counts, pid, project, volume, policy, region, reason, state="skip") -> None:
     who = volume.get("name") or volume["id"][:8]
     lines[pid].append(
         Step(
@@ -188,6 +190,7 @@ def _note(lines, counts, pid, state, volume, policy, region, reason) -> None:
                 "policy": policy,
                 "region": region,
                 "project_id": pid,
+                "project": project,
                 "reason": reason,
             },
             f"{state} {who} ({policy}): {reason}",
@@ -222,7 +225,9 @@ def _decide(ctx, volume, pol, region, project, servers, snaps_by_volume, headroo
     today = [s for s in snaps_by_volume[volume["id"]] if done_on(s, pol.name, now)]
     if today:
         return note("skip", f"already done today ({today[0].get('name') or today[0]['id']})")
-    room = headroom.setdefault(pid, _quota(ctx, pid, region))
+    if pid not in headroom:  # once per project (setdefault would ask the cloud every time)
+        headroom[pid] = _quota(ctx, pid, region)
+    room = headroom[pid]
     for key, need in (("snapshots", 1), ("gigabytes", size)):
         left = room[key]
         if left is not None and left < need:

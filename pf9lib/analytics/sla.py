@@ -37,6 +37,20 @@ def _windows(store: Store, names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["policy", "window_h", "known"])
 
 
+def _lifetimes(store: Store) -> str:
+    """Every snapshot ever seen: volume, policy, when it was made and when it was gone (a table the store
+    keeps until a run becomes visible)."""
+    return store.cached(
+        "_sla_snapshot_lives",
+        """SELECT cloud, region, id, any_value(volume_id) AS volume_id, any_value(policy) AS policy,
+                  bool_or(is_automatic) AS automatic, bool_or(status = 'available') AS available,
+                  min(created_at) AS created_at,
+                  min(observed_at) FILTER (WHERE op = 'delete') AS gone_at
+           FROM snapshots_history GROUP BY cloud, region, id""",
+        ("run_ends",),
+    )
+
+
 def _filters(cloud: str | None, region: str | None, alias: str = "v") -> tuple[str, list]:
     where, params = [], []
     for column, value in (("cloud", cloud), ("region", region)):
@@ -56,17 +70,18 @@ def status(
     store = as_store(store)
     now = now or store.now
     where, params = _filters(cloud, region)
+    volumes, snapshots = store.current("volumes"), store.current("snapshots")
     enrolled = store.sql(
         f"""SELECT v.cloud, v.region, v.id AS volume_id, v.name AS volume_name, v.project_id, v.project_name,
                    v.domain_name, v.size_gb, unnest(v.snapshot_policy_list) AS policy
-            FROM volumes v WHERE coalesce(v.auto_snapshot, false) AND {where}""",
+            FROM "{volumes}" v WHERE coalesce(v.auto_snapshot, false) AND {where}""",
         params,
     )
     windows = _windows(store, list(enrolled["policy"]))
     newest = store.sql(
-        """SELECT cloud, region, volume_id, policy, max(created_at) AS newest_at, count(*) AS automatic
-           FROM snapshots WHERE is_automatic AND status = 'available' AND policy IS NOT NULL
-           GROUP BY ALL"""
+        f"""SELECT cloud, region, volume_id, policy, max(created_at) AS newest_at, count(*) AS automatic
+            FROM "{snapshots}" WHERE is_automatic AND status = 'available' AND policy IS NOT NULL
+            GROUP BY ALL"""
     )
     # A snapshot run audits each (volume, policy) it handled as target "<volume id>:<policy>".
     blocked = store.sql(
@@ -142,14 +157,19 @@ def coverage(store: Store | Path | str, cloud: str | None = None, region: str | 
     `gap` names what is missing (no policy, no snapshot) — empty when covered."""
     store = as_store(store)
     where, params = _filters(cloud, region)
+    volumes, snapshots = store.current("volumes"), store.current("snapshots")
     df = store.sql(
-        f"""SELECT v.cloud, v.region, v.project_id, v.project_name, v.domain_name, v.id AS volume_id,
+        f"""WITH counted AS (
+                SELECT cloud, region, volume_id, count(*) AS n FROM "{snapshots}" GROUP BY ALL
+            )
+            SELECT v.cloud, v.region, v.project_id, v.project_name, v.domain_name, v.id AS volume_id,
                    v.name AS volume_name, v.size_gb, v.status,
                    coalesce(v.auto_snapshot, false)
                        AND len(coalesce(v.snapshot_policy_list, [])) > 0 AS enrolled,
-                   (SELECT count(*) FROM snapshots s WHERE s.volume_id = v.id AND s.cloud = v.cloud
-                                                      AND s.region = v.region) AS snapshots
-            FROM volumes v WHERE {where}
+                   coalesce(c.n, 0) AS snapshots
+            FROM "{volumes}" v LEFT JOIN counted c
+              ON c.volume_id = v.id AND c.cloud = v.cloud AND c.region = v.region
+            WHERE {where}
             ORDER BY v.cloud, v.region, v.project_name, v.name""",
         params,
     )
@@ -172,13 +192,13 @@ def rpo(
     now = now or store.now
     start = now - timedelta(days=days)
     where, params = _filters(cloud, region)
+    lives, volumes = _lifetimes(store), store.current("volumes")
     return store.sql(
         f"""WITH made AS (
-                SELECT cloud, region, volume_id, min(created_at) AS t FROM snapshots_history
-                WHERE change = 'created' AND created_at > ? AND created_at <= ?
-                GROUP BY cloud, region, id, volume_id
+                SELECT cloud, region, volume_id, created_at AS t FROM "{lives}"
+                WHERE created_at > ? AND created_at <= ?
             ), points AS (
-                SELECT v.cloud, v.region, v.id AS volume_id, m.t FROM volumes v
+                SELECT v.cloud, v.region, v.id AS volume_id, m.t FROM "{volumes}" v
                 LEFT JOIN made m ON m.volume_id = v.id AND m.cloud = v.cloud AND m.region = v.region
                 WHERE {where}
             ), edges AS (
@@ -193,7 +213,7 @@ def rpo(
             )
             SELECT g.cloud, g.region, g.volume_id, v.name AS volume_name, v.project_name,
                    round(max(g.gap_s) / 3600.0, 1) AS worst_gap_h, count(*) - 2 AS snapshots_in_window
-            FROM gaps g JOIN volumes v ON v.id = g.volume_id AND v.cloud = g.cloud AND v.region = g.region
+            FROM gaps g JOIN "{volumes}" v ON v.id = g.volume_id AND v.cloud = g.cloud AND v.region = g.region
             GROUP BY ALL ORDER BY worst_gap_h DESC, g.volume_id""",
         [start, now, *params, start, now],
     )
@@ -207,13 +227,15 @@ def trend(
     now: datetime | None = None,
 ) -> pd.DataFrame:
     """Daily compliance over the last `days`: each day is judged at its end (UTC) from the history — the
-    volumes enrolled then, and the automatic snapshots that existed then (created, and not yet deleted).
+    volumes enrolled then, and the automatic snapshots that existed then (created, not yet deleted, and seen
+    available at some run).
     Quota blocks are not replayed: a day's non-compliant (volume, policy) counts as late or never."""
     store = as_store(store)
     now = now or store.now
     end = pd.Timestamp(now).floor("D") + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
     start = end - pd.Timedelta(days=days - 1)
     where, params = _filters(cloud, region, "ids")
+    lives = _lifetimes(store)
     policies = store.sql("SELECT DISTINCT unnest(snapshot_policy_list) AS p FROM volumes_history")[
         "p"
     ].dropna()
@@ -235,9 +257,7 @@ def trend(
                 SELECT d, cloud, region, id AS volume_id, unnest(snapshot_policy_list) AS policy FROM state
                 WHERE op = 'upsert' AND coalesce(auto_snapshot, false)
             ), life AS (
-                SELECT cloud, region, id, any_value(volume_id) AS volume_id, any_value(policy) AS policy,
-                       min(created_at) AS created_at, min(observed_at) FILTER (WHERE op = 'delete') AS gone_at
-                FROM snapshots_history WHERE is_automatic GROUP BY cloud, region, id
+                SELECT * FROM "{lives}" WHERE automatic AND available
             ), newest AS (
                 SELECT e.d, e.cloud, e.region, e.volume_id, e.policy, max(l.created_at) AS newest_at
                 FROM enrolled e LEFT JOIN life l

@@ -294,6 +294,13 @@ class Store:
                 self._materialised[name] = signature
         return name
 
+    def current(self, kind: str) -> str:
+        """A resource type's current state as a table the store keeps, rebuilt when a run became visible:
+        for analytics that ask it several questions (the view recomputes the state from the history)."""
+        if kind not in self.type_columns:
+            raise Pf9Error(f"unknown resource type {kind!r}: use one of {', '.join(self.type_columns)}")
+        return self.cached(f"_current_{kind}", f'SELECT * FROM "{kind}"', ("run_ends",))
+
     def runs(self) -> pd.DataFrame:
         """Runs, newest first; a run with no end record whose process is gone shows as interrupted."""
         df = self.sql("SELECT * FROM runs ORDER BY started_at DESC")

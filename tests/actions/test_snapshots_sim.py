@@ -21,6 +21,7 @@ from pf9lib.analytics import sla
 from pf9lib.config import load_settings
 from pf9lib.errors import Pf9Error
 from pf9lib.policies import named_policy
+from pf9lib.store import as_store
 
 pytestmark = pytest.mark.integration
 SERVICE = {
@@ -311,3 +312,40 @@ def test_sla_statuses_equal_an_independent_computation_from_raw_listings(cloud):
         states = [v for (_, p), v in mine.items() if p == policy]
         assert row["enrolled"] == len(states)
         assert row["compliance_pct"] == round(100 * states.count("compliant") / len(states), 1)
+
+
+def test_coverage_rpo_and_trend_against_the_cloud_and_the_history(fresh_sim, tmp_path):
+    from pf9lib.demo import build_history
+
+    data = tmp_path / "data"
+    build_history(fresh_sim.process, data, days=4, snapshots=True)
+    store_now = as_store(data).now
+    # Coverage: against the raw listings (the last collect is the cloud's state: nothing ran since).
+    vols, snaps = volumes(fresh_sim), snapshots(fresh_sim)
+    with_snapshot = {s["volume_id"] for s in snaps}
+    cov = sla.coverage(data).set_index("volume_id")
+    assert set(cov.index) == set(vols)
+    for vid, vol in vols.items():
+        enrolled = vol["metadata"].get("auto_snapshot") == "true" and bool(
+            vol["metadata"].get("snapshot_policies")
+        )
+        assert cov.loc[vid, "enrolled"] == enrolled, vid
+        assert cov.loc[vid, "snapshots"] == sum(s["volume_id"] == vid for s in snaps), vid
+        assert ("no snapshot" in cov.loc[vid, "gap"]) == (vid not in with_snapshot)
+    # RPO: the largest gap between a volume's snapshot times in the window (and to its edges).
+    rpo = sla.rpo(data, days=3).set_index("volume_id")
+    hist = as_store(data).sql("SELECT DISTINCT id, volume_id, created_at FROM snapshots_history")
+    start = store_now - timedelta(days=3)
+    for vid in list(rpo.index)[:5]:
+        times = sorted(t for t in hist[hist["volume_id"] == vid]["created_at"] if start < t <= store_now)
+        edges = [start, *times, store_now]
+        worst = max((b - a).total_seconds() for a, b in zip(edges, edges[1:], strict=False)) / 3600
+        assert rpo.loc[vid, "worst_gap_h"] == round(worst, 1), vid
+    # Trend: each day's figure equals the compliance of the store as of that day's end, quota blocks aside.
+    trend = sla.trend(data, days=4).set_index("day")
+    store = as_store(data)
+    for day, row in trend.iterrows():
+        end = datetime.combine(day, datetime.max.time(), store_now.tzinfo)
+        past = sla.status(store.as_of(end))
+        assert row["enrolled"] == len(past), day
+        assert row["compliant"] == (past["status"] == "compliant").sum(), day
