@@ -11,7 +11,14 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-BENCHMARKS = ("bench_simcloud", "bench_collect", "bench_metrics", "bench_drift", "bench_actions", "bench_snapshots")
+BENCHMARKS = (
+    "bench_simcloud",
+    "bench_collect",
+    "bench_metrics",
+    "bench_drift",
+    "bench_actions",
+    "bench_snapshots",
+)
 
 
 def main() -> int:
