@@ -127,7 +127,7 @@ def plan_run(
         snaps_by_volume: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for snap in live.listing(ctx, "snapshots", region):
             snaps_by_volume[snap.get("volume_id")].append(snap)
-        servers = {s["id"]: s.get("name") for s in live.listing(ctx, "servers", region)}
+        servers = live.names(ctx, "servers", region)
         headroom: dict[str, dict[str, int | None]] = {}
         for volume in sorted(volumes, key=lambda v: (v.get("os-vol-tenant-attr:tenant_id") or "", v["id"])):
             pid = volume.get("os-vol-tenant-attr:tenant_id") or ""
