@@ -25,11 +25,13 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from pf9lib.analytics.drift_expect import CONTEXT, classify, deleted_parents, plan_objects
 from pf9lib.analytics.drift_rules import (
     DELETED_FIELD,
     Rule,
     current_actor,
     effective_rules,
+    fires,
     load_ignore,
 )
 from pf9lib.errors import Pf9Error
@@ -106,6 +108,9 @@ def evaluate_run(store_or_data_dir: Store | Path | str, run_id: str) -> pd.DataF
             if kind in moved:
                 found += _type_events(store, kind, type_rules, run_id, run[2], now)
         found = [e for e in found if not ignore.ignores(e["type"], e["object_id"], e["name"], e["field"])]
+        classify(found, deleted_parents(store, run_id), plan_objects(store), ignore)
+        for e in found:
+            e.pop("_ctx", None)
         view = store.events(EVENTS_KIND)
         stored = {r[0] for r in store.rows(f'SELECT event_id FROM "{view}" WHERE run_id = ?', [run_id])}
         new = [e for e in found if e["event_id"] not in stored]
@@ -143,7 +148,8 @@ def _type_events(
     columns = {name for name, _ in type_columns(kind)}
     field_rules = [r for r in rules if not r.is_deletion]
     deletion = next((r for r in rules if r.is_deletion), None)
-    fields = sorted({r.field for r in field_rules} | ({"status"} & columns))
+    context = [c for c in CONTEXT.get(kind, ()) if c in columns]
+    fields = sorted({r.field for r in field_rules} | ({"status"} & columns) | set(context))
     fields = [f for f in fields if f not in _BASE]
     watched = sorted({r.field for r in field_rules} | set(fields))
     cur_cols = ", ".join(f'"{c}"' for c in (*_BASE, *fields))
@@ -185,13 +191,14 @@ def _type_events(
         if row["change"] == "deleted":
             if deletion is not None:
                 old = _text(row.get("status")) if "status" in columns else None
-                out.append(_event(deletion, base, old, None))
+                # A tombstone carries the object's last state: its context is what it was.
+                out.append({**_event(deletion, base, old, None), "_ctx": {c: row.get(c) for c in context}})
             continue
+        ctx = {c: row.get(f"old:{c}") for c in context}
         for rule in field_rules:
             old, new = row[f"old:{rule.field}"], row[rule.field]
-            if _empty(old) or old == new:
-                continue  # first assignment, or nothing moved in this rule's field
-            out.append(_event(rule, base, _text(old), _text(new)))
+            if fires(rule.trigger, old, new):  # never a first assignment, nor a value that did not move
+                out.append({**_event(rule, base, _text(old), _text(new)), "_ctx": ctx})
     return out
 
 
@@ -206,10 +213,6 @@ def _event(rule: Rule, base: dict[str, Any], old: str | None, new: str | None) -
         "new_value": new,
         "meaning": rule.meaning,
     }
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or (isinstance(value, (list, tuple)) and len(value) == 0)
 
 
 def _text(value: Any) -> str | None:

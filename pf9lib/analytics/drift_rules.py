@@ -11,6 +11,7 @@ Files an operator edits, both under `<data_dir>/drift/` and both optional:
         meaning: key pair replaced    # optional, shown beside each event
         id: servers.key_name          # optional, default TYPE.FIELD; must not collide with another rule
         enabled: true                 # optional, default true
+        trigger: changed_or_cleared   # optional: changed (a → b), cleared (a → empty) or both (default)
 
 ``ignore`` — known noise, one pattern per line, like driftctl's ``.driftignore``::
 
@@ -57,40 +58,99 @@ DELETED_FIELD = "deleted"
 # Columns every history row has besides the type's own; a rule may watch them too (a rename, a move).
 ENRICHMENT_COLUMNS = ("name", "project_id", "project_name", "domain_id", "domain_name")
 
-# docs/domain.md "Drift rules": (rule id, type, column in pf9lib.resources, severity, meaning). The id keeps
-# the domain's field name ("volumes.size"); the column is where the normalized value lives ("size_gb").
-BUILTIN_RULES: tuple[tuple[str, str, str, str, str], ...] = (
-    ("servers.flavor", "servers", "flavor_name", "critical", "resized (possibly unauthorised)"),
-    ("servers.status", "servers", "status", "warning", "status changed"),
-    ("servers.vm_state", "servers", "vm_state", "warning", "VM state changed"),
+# docs/domain.md §3: (rule id, type, column in pf9lib.resources, severity, meaning, trigger). The id keeps the
+# domain's field name ("volumes.size"); the column is where the normalized value lives ("size_gb"). The
+# trigger says which moves of the value fire (TRIGGERS); a first assignment (empty → a value) never does.
+BUILTIN_RULES: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("servers.flavor", "servers", "flavor_name", "critical", "resized (possibly unauthorised)", "changed"),
+    ("servers.status", "servers", "status", "warning", "status changed", "changed"),
+    ("servers.vm_state", "servers", "vm_state", "warning", "VM state changed", "changed"),
     (
         "servers.hypervisor_hostname",
         "servers",
         "hypervisor_hostname",
         "info",
         "migrated to another hypervisor",
+        "changed",
     ),
-    ("servers.host_id", "servers", "host_id", "info", "host assignment changed"),
-    ("volumes.status", "volumes", "status", "warning", "status changed"),
-    ("volumes.attached_server", "volumes", "attached_server_id", "critical", "re-attached to a different VM"),
-    ("volumes.size", "volumes", "size_gb", "warning", "extended"),
-    ("volumes.volume_type", "volumes", "volume_type", "warning", "retyped"),
-    ("networks.status", "networks", "status", "warning", "status changed"),
-    ("networks.admin_state_up", "networks", "admin_state_up", "critical", "admin state toggled"),
-    ("networks.shared", "networks", "shared", "critical", "sharing changed"),
-    ("ports.device_id", "ports", "device_id", "warning", "attachment changed"),
-    ("ports.status", "ports", "status", "info", "status changed"),
-    ("ports.mac_address", "ports", "mac_address", "critical", "MAC changed (possible spoofing)"),
-    ("floating_ips.port_id", "floating_ips", "port_id", "warning", "re-assigned"),
-    ("floating_ips.router_id", "floating_ips", "router_id", "warning", "router association changed"),
-    ("floating_ips.status", "floating_ips", "status", "info", "status changed"),
-    ("security_groups.description", "security_groups", "description", "info", "description changed"),
-    ("snapshots.status", "snapshots", "status", "warning", "status changed"),
-    ("snapshots.size", "snapshots", "size_gb", "info", "size changed"),
-    ("subnets.gateway_ip", "subnets", "gateway_ip", "critical", "gateway changed"),
-    ("subnets.cidr", "subnets", "cidr", "critical", "CIDR changed"),
-    ("subnets.enable_dhcp", "subnets", "enable_dhcp", "warning", "DHCP toggled"),
+    ("servers.host_id", "servers", "host_id", "info", "host assignment changed", "changed"),
+    ("volumes.status", "volumes", "status", "warning", "status changed", "changed"),
+    (
+        "volumes.attached_server",
+        "volumes",
+        "attached_server_id",
+        "critical",
+        "re-attached to a different VM",
+        "changed",
+    ),
+    ("volumes.detached", "volumes", "attached_server_id", "info", "detached from its VM", "cleared"),
+    ("volumes.size", "volumes", "size_gb", "warning", "extended", "changed"),
+    ("volumes.volume_type", "volumes", "volume_type", "warning", "retyped", "changed"),
+    ("networks.status", "networks", "status", "warning", "status changed", "changed"),
+    ("networks.admin_state_up", "networks", "admin_state_up", "critical", "admin state toggled", "changed"),
+    ("networks.shared", "networks", "shared", "critical", "sharing changed", "changed"),
+    ("ports.device_id", "ports", "device_id", "warning", "attached to another device", "changed"),
+    ("ports.detached", "ports", "device_id", "info", "detached from its device", "cleared"),
+    ("ports.status", "ports", "status", "info", "status changed", "changed"),
+    (
+        "ports.mac_address",
+        "ports",
+        "mac_address",
+        "critical",
+        "MAC changed (possible spoofing)",
+        "changed_or_cleared",
+    ),
+    ("floating_ips.port_id", "floating_ips", "port_id", "warning", "re-assigned to another port", "changed"),
+    ("floating_ips.released", "floating_ips", "port_id", "info", "released from its port", "cleared"),
+    (
+        "floating_ips.router_id",
+        "floating_ips",
+        "router_id",
+        "warning",
+        "router association changed",
+        "changed",
+    ),
+    ("floating_ips.status", "floating_ips", "status", "info", "status changed", "changed"),
+    (
+        "security_groups.description",
+        "security_groups",
+        "description",
+        "info",
+        "description changed",
+        "changed_or_cleared",
+    ),
+    ("snapshots.status", "snapshots", "status", "warning", "status changed", "changed"),
+    ("snapshots.size", "snapshots", "size_gb", "info", "size changed", "changed"),
+    (
+        "subnets.gateway_ip",
+        "subnets",
+        "gateway_ip",
+        "critical",
+        "gateway changed or removed",
+        "changed_or_cleared",
+    ),
+    ("subnets.cidr", "subnets", "cidr", "critical", "CIDR changed", "changed"),
+    ("subnets.enable_dhcp", "subnets", "enable_dhcp", "warning", "DHCP toggled", "changed"),
 )
+# Which moves of a watched value fire a rule: a → b (both set, different), a → empty, or either.
+TRIGGERS = ("changed", "cleared", "changed_or_cleared")
+
+
+def empty(value: Any) -> bool:
+    """No value: null, "" or an empty list (a boolean false is a value)."""
+    return value is None or value == "" or (isinstance(value, (list, tuple)) and len(value) == 0)
+
+
+def fires(trigger: str, old: Any, new: Any) -> bool:
+    """Whether a change from `old` to `new` fires a rule with this trigger (a first assignment never does)."""
+    if empty(old) or old == new:
+        return False
+    if trigger == "changed":
+        return not empty(new)
+    if trigger == "cleared":
+        return empty(new)
+    return True
+
 
 RULE_CHANGES_KIND = "drift_rule_changes"  # declared in store/schema.py
 RULE_ACTIONS = ("enable", "disable", "grade")
@@ -105,6 +165,7 @@ class Rule:
     meaning: str
     source: str  # builtin | rules.yaml | deletion
     enabled: bool = True
+    trigger: str = "changed_or_cleared"  # see TRIGGERS
     default_severity: str = ""
     changed_by: str | None = None
     changed_at: datetime | None = None
@@ -136,7 +197,7 @@ def type_fields(kind: str) -> list[str]:
 
 
 # -- rules.yaml ---------------------------------------------------------------------------------------
-_RULE_KEYS = {"id", "type", "field", "severity", "meaning", "enabled"}
+_RULE_KEYS = {"id", "type", "field", "severity", "meaning", "enabled", "trigger"}
 
 
 def load_user_rules(data_dir: Path | str) -> list[Rule]:
@@ -193,7 +254,10 @@ def _user_rule(path: Path, n: int, item: Any) -> Rule:
     if not isinstance(enabled, bool):
         raise Pf9Error(f"{path}: rule {n}: enabled must be true or false, not {enabled!r}")
     meaning = str(item.get("meaning") or f"{field} changed")
-    return Rule(rule_id, kind, field, severity, meaning, "rules.yaml", enabled, severity)
+    trigger = item.get("trigger", "changed_or_cleared")
+    if trigger not in TRIGGERS:
+        raise Pf9Error(f"{path}: rule {n}: trigger {trigger!r} is not one of {', '.join(TRIGGERS)}")
+    return Rule(rule_id, kind, field, severity, meaning, "rules.yaml", enabled, trigger, severity)
 
 
 # -- the ignore file ----------------------------------------------------------------------------------
@@ -224,7 +288,12 @@ class IgnoreList:
         self.patterns = patterns
 
     def ignores(self, kind: str, obj_id: str, name: str | None, field: str) -> bool:
-        verdict = False
+        return bool(self.verdict(kind, obj_id, name, field))
+
+    def verdict(self, kind: str, obj_id: str, name: str | None, field: str) -> bool | None:
+        """True: ignored; False: re-included by a `!` line (an expected event counts as drift again);
+        None: no line matches."""
+        verdict = None
         for pattern in self.patterns:
             if pattern.matches(kind, obj_id, name, field):
                 verdict = not pattern.negate
@@ -284,7 +353,7 @@ def load_ignore(data_dir: Path | str) -> IgnoreList:
 # -- the effective rule set -----------------------------------------------------------------------------
 def base_rules(data_dir: Path | str) -> list[Rule]:
     """Built-in and user rules as defined (before any enable/disable/grade event), deletion rules last."""
-    rules = [Rule(i, t, f, s, m, "builtin", True, s) for i, t, f, s, m in BUILTIN_RULES]
+    rules = [Rule(i, t, f, s, m, "builtin", True, tr, s) for i, t, f, s, m, tr in BUILTIN_RULES]
     rules += load_user_rules(data_dir)
     return rules
 
@@ -296,7 +365,17 @@ def _deletion_rules(rules: list[Rule]) -> list[Rule]:
         status = next((r for r in own if r.field == "status"), None)
         severity = status.severity if status else max((r.severity for r in own), key=SEVERITY_RANK.get)
         out.append(
-            Rule(f"{kind}.{DELETED_FIELD}", kind, DELETED_FIELD, severity, "deleted", "deletion", True, "")
+            Rule(
+                f"{kind}.{DELETED_FIELD}",
+                kind,
+                DELETED_FIELD,
+                severity,
+                "deleted",
+                "deletion",
+                True,
+                "changed_or_cleared",
+                "",
+            )
         )
     return out
 

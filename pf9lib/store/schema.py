@@ -119,7 +119,8 @@ EVENT_SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
             fields(
                 "event_id:str rule_id:str severity:str type:str cloud:str region:str object_id:str name:str "
                 "project_id:str project_name:str domain_id:str domain_name:str field:str old_value:str "
-                "new_value:str change:str meaning:str run_id:str observed_at:ts evaluated_at:ts"
+                "new_value:str change:str meaning:str run_id:str observed_at:ts evaluated_at:ts "
+                "expected_reason:str incident_id:str"
             )
         ),
         "observed_at",  # when the change was seen: the run's start

@@ -25,32 +25,35 @@ from pf9lib.resources import type_columns
 from pf9lib.store.reader import open_store
 from pf9lib.store.writer import RunWriter
 
-# docs/domain.md §3, restated: (type, field as the domain names it, severity).
+# docs/domain.md §3, restated: (type, rule as the domain names it, severity, trigger).
 DOMAIN_TABLE = [
-    ("servers", "flavor", "critical"),
-    ("servers", "status", "warning"),
-    ("servers", "vm_state", "warning"),
-    ("servers", "hypervisor_hostname", "info"),
-    ("servers", "host_id", "info"),
-    ("volumes", "status", "warning"),
-    ("volumes", "attached_server", "critical"),
-    ("volumes", "size", "warning"),
-    ("volumes", "volume_type", "warning"),
-    ("networks", "status", "warning"),
-    ("networks", "admin_state_up", "critical"),
-    ("networks", "shared", "critical"),
-    ("ports", "device_id", "warning"),
-    ("ports", "status", "info"),
-    ("ports", "mac_address", "critical"),
-    ("floating_ips", "port_id", "warning"),
-    ("floating_ips", "router_id", "warning"),
-    ("floating_ips", "status", "info"),
-    ("security_groups", "description", "info"),
-    ("snapshots", "status", "warning"),
-    ("snapshots", "size", "info"),
-    ("subnets", "gateway_ip", "critical"),
-    ("subnets", "cidr", "critical"),
-    ("subnets", "enable_dhcp", "warning"),
+    ("servers", "flavor", "critical", "changed"),
+    ("servers", "status", "warning", "changed"),
+    ("servers", "vm_state", "warning", "changed"),
+    ("servers", "hypervisor_hostname", "info", "changed"),
+    ("servers", "host_id", "info", "changed"),
+    ("volumes", "status", "warning", "changed"),
+    ("volumes", "attached_server", "critical", "changed"),
+    ("volumes", "detached", "info", "cleared"),
+    ("volumes", "size", "warning", "changed"),
+    ("volumes", "volume_type", "warning", "changed"),
+    ("networks", "status", "warning", "changed"),
+    ("networks", "admin_state_up", "critical", "changed"),
+    ("networks", "shared", "critical", "changed"),
+    ("ports", "device_id", "warning", "changed"),
+    ("ports", "detached", "info", "cleared"),
+    ("ports", "status", "info", "changed"),
+    ("ports", "mac_address", "critical", "changed_or_cleared"),
+    ("floating_ips", "port_id", "warning", "changed"),
+    ("floating_ips", "released", "info", "cleared"),
+    ("floating_ips", "router_id", "warning", "changed"),
+    ("floating_ips", "status", "info", "changed"),
+    ("security_groups", "description", "info", "changed_or_cleared"),
+    ("snapshots", "status", "warning", "changed"),
+    ("snapshots", "size", "info", "changed"),
+    ("subnets", "gateway_ip", "critical", "changed_or_cleared"),
+    ("subnets", "cidr", "critical", "changed"),
+    ("subnets", "enable_dhcp", "warning", "changed"),
 ]
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -99,10 +102,11 @@ def store_files(data: Path) -> list[str]:
 
 
 def test_builtin_table_is_the_domain_table_on_existing_columns():
-    assert len(BUILTIN_RULES) == 24 and len({r[0] for r in BUILTIN_RULES}) == 24
+    # The 24 rules of the domain, plus a detach rule each where "changed" no longer covers "cleared".
+    assert len(BUILTIN_RULES) == 27 and len({r[0] for r in BUILTIN_RULES}) == 27
     assert len({r[1] for r in BUILTIN_RULES}) == 8
-    assert [(t, rid.split(".", 1)[1], s) for rid, t, _, s, _ in BUILTIN_RULES] == DOMAIN_TABLE
-    for rule_id, kind, column, _, meaning in BUILTIN_RULES:
+    assert [(t, rid.split(".", 1)[1], s, tr) for rid, t, _, s, _, tr in BUILTIN_RULES] == DOMAIN_TABLE
+    for rule_id, kind, column, _, meaning, _ in BUILTIN_RULES:
         assert column in {name for name, _ in type_columns(kind)}, rule_id
         assert meaning
     columns = {r[0]: r[2] for r in BUILTIN_RULES}
