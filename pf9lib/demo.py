@@ -73,7 +73,8 @@ rules:
 """
 
 
-def _settings(sim, data_dir: Path):
+def settings_for(sim, data_dir: Path):
+    """Settings for the simulated cloud (clouds.yaml in the data directory, the sim's service user)."""
     from pf9lib.config import load_settings
 
     clouds = sim.write_clouds_yaml(data_dir / "clouds.yaml", CLOUD)
@@ -125,7 +126,7 @@ def collect_day(
     from pf9lib.pipeline_metrics import MetricsOptions
     from pf9lib.store.reader import open_store
 
-    settings = settings or _settings(sim, data_dir)
+    settings = settings or settings_for(sim, data_dir)
     result = pipeline.collect(settings, data_dir, started_at=datetime.now(UTC) - offset)
     if metrics:
         store = open_store(data_dir)
@@ -157,7 +158,7 @@ def build_history(
     """
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    settings = _settings(sim, data_dir)
+    settings = settings_for(sim, data_dir)
     if snapshots:
         prepare_snapshots(sim, settings)
     out = HistoryResult()

@@ -28,11 +28,14 @@ from pf9lib.store.reader import Store
 __all__ = [
     "acknowledge",
     "acknowledge_matching",
+    "baseline",
     "daily_trend",
     "evaluate_run",
     "event_detail",
     "events",
     "export_events",
+    "incidents",
+    "open_by_rule",
     "open_by_severity",
     "open_by_type",
     "rules",
@@ -54,8 +57,10 @@ SORTABLE = (
 EVENT_COLUMNS = (
     "event_id, observed_at, severity, rule_id, type, object_id, name, field, old_value, new_value, change, "
     "meaning, project_id, project_name, domain_id, domain_name, cloud, region, run_id, acknowledged, "
-    "acked_by, acked_at, ack_note"
+    "acked_by, acked_at, ack_note, expected, expected_reason, incident_id"
 )
+# Open: not acknowledged and not expected (docs/domain.md §3, expected changes keep their events aside).
+OPEN = "NOT acknowledged AND NOT expected"
 _SEVERITY_ORDER = "CASE severity WHEN 'critical' THEN 3 WHEN 'warning' THEN 2 ELSE 1 END"
 
 
@@ -72,11 +77,13 @@ def totals(store: Store | Path | str) -> pd.DataFrame:
 def _totals(store: Store, view: str) -> pd.DataFrame:
     return store.sql(f"""
         SELECT count(*)::BIGINT AS events,
-               count(*) FILTER (WHERE NOT acknowledged)::BIGINT AS open,
+               count(*) FILTER (WHERE {OPEN})::BIGINT AS open,
                count(*) FILTER (WHERE acknowledged)::BIGINT AS acknowledged,
-               count(*) FILTER (WHERE NOT acknowledged AND severity = 'critical')::BIGINT AS open_critical,
-               count(*) FILTER (WHERE NOT acknowledged AND severity = 'warning')::BIGINT AS open_warning,
-               count(*) FILTER (WHERE NOT acknowledged AND severity = 'info')::BIGINT AS open_info
+               count(*) FILTER (WHERE expected AND NOT acknowledged)::BIGINT AS expected,
+               count(*) FILTER (WHERE {OPEN} AND severity = 'critical')::BIGINT AS open_critical,
+               count(*) FILTER (WHERE {OPEN} AND severity = 'warning')::BIGINT AS open_warning,
+               count(*) FILTER (WHERE {OPEN} AND severity = 'info')::BIGINT AS open_info,
+               count(DISTINCT coalesce(incident_id, event_id)) FILTER (WHERE {OPEN})::BIGINT AS open_incidents
         FROM {view}
     """)
 
@@ -88,9 +95,7 @@ def open_by_severity(store: Store | Path | str) -> pd.DataFrame:
 
 
 def _open_by_severity(store: Store, view: str) -> pd.DataFrame:
-    got = store.sql(
-        f"SELECT severity, count(*)::BIGINT AS open FROM {view} WHERE NOT acknowledged GROUP BY 1"
-    )
+    got = store.sql(f"SELECT severity, count(*)::BIGINT AS open FROM {view} WHERE {OPEN} GROUP BY 1")
     counts = dict(zip(got["severity"], got["open"], strict=True))
     return pd.DataFrame({"severity": list(SEVERITIES), "open": [int(counts.get(s, 0)) for s in SEVERITIES]})
 
@@ -108,12 +113,13 @@ def _open_by_type(store: Store, view: str) -> pd.DataFrame:
                count(*) FILTER (WHERE severity = 'warning')::BIGINT AS warning,
                count(*) FILTER (WHERE severity = 'info')::BIGINT AS info,
                count(*)::BIGINT AS open
-        FROM {view} WHERE NOT acknowledged GROUP BY type ORDER BY open DESC, type
+        FROM {view} WHERE {OPEN} GROUP BY type ORDER BY open DESC, type
     """)
 
 
 def daily_trend(store: Store | Path | str, days: int = 7, now: datetime | None = None) -> pd.DataFrame:
-    """New events per UTC day for the last `days` days (today included), per severity; zero-filled."""
+    """New drift events (expected changes aside) per UTC day for the last `days` days (today included), per
+    severity; zero-filled."""
     store = as_store(store)
     return _daily_trend(store, state_view(store), days, now)
 
@@ -123,7 +129,7 @@ def _daily_trend(store: Store, view: str, days: int, now: datetime | None) -> pd
     start = end - timedelta(days=days - 1)
     got = store.sql(
         f"""SELECT CAST(observed_at AS DATE) AS day, severity, count(*)::BIGINT AS n FROM {view}
-            WHERE CAST(observed_at AS DATE) BETWEEN ? AND ? GROUP BY 1, 2""",
+            WHERE NOT expected AND CAST(observed_at AS DATE) BETWEEN ? AND ? GROUP BY 1, 2""",
         [start, end],
     )
     got["day"] = pd.to_datetime(got["day"]).dt.date  # DuckDB DATE arrives as datetime64: compare as dates
@@ -166,8 +172,16 @@ def _filters(
     run_id: str | None = None,
     rule_id: str | list[str] | None = None,
     now: datetime | None = None,
+    expected: bool | None = False,
+    incident_id: str | None = None,
 ) -> tuple[str, list[Any]]:
     where, params = ["TRUE"], []
+    if expected is not None:  # by default the expected changes stay aside (expected=None: all of them)
+        where.append("expected = ?")
+        params.append(bool(expected))
+    if incident_id is not None:
+        where.append("incident_id = ?")
+        params.append(incident_id)
     for column, value in (("type", type), ("severity", severity), ("rule_id", rule_id)):
         values = _listify(value)
         if values is not None:
@@ -188,7 +202,7 @@ def _filters(
     if search:
         where.append(
             "concat_ws(' ', event_id, rule_id, type, object_id, name, field, old_value, new_value, meaning, "
-            "project_name, domain_name, ack_note) ILIKE ?"
+            "project_name, domain_name, ack_note, expected_reason) ILIKE ?"
         )
         params.append(f"%{search}%")
     if days is not None:
@@ -258,11 +272,13 @@ def rules(store: Store | Path | str) -> pd.DataFrame:
     rows = [r.__dict__ for r in effective_rules(store)]
     df = pd.DataFrame(rows).rename(columns={"id": "rule_id"})
     counts = store.sql(
-        f"""SELECT rule_id, count(*) FILTER (WHERE NOT acknowledged)::BIGINT AS open_events,
+        f"""SELECT rule_id, count(*) FILTER (WHERE {OPEN})::BIGINT AS open_events,
+                   count(*) FILTER (WHERE expected)::BIGINT AS expected_events,
                    count(*)::BIGINT AS events FROM {view} GROUP BY rule_id"""
     )
     df = df.merge(counts, on="rule_id", how="left")
-    df[["open_events", "events"]] = df[["open_events", "events"]].fillna(0).astype("int64")
+    counted = ["open_events", "expected_events", "events"]
+    df[counted] = df[counted].fillna(0).astype("int64")
     order = [
         "rule_id",
         "type",
@@ -271,8 +287,10 @@ def rules(store: Store | Path | str) -> pd.DataFrame:
         "default_severity",
         "enabled",
         "open_events",
+        "expected_events",
         "events",
         "meaning",
+        "trigger",
         "source",
         "changed_by",
         "changed_at",
@@ -318,3 +336,77 @@ def acknowledge_matching(
     if not open_ids:
         return 0
     return acknowledge(store, open_ids, note=note, actor=actor)
+
+
+def incidents(
+    store: Store | Path | str,
+    *,
+    limit: int | None = 100,
+    **filters: Any,
+) -> pd.DataFrame:
+    """One row per incident, newest first: a parent's event (a deletion, or a change standing alone) with
+    how many events follow from it (`children`, by type). Filters as `events`, applied to the parents;
+    by default open incidents whose parent is not an expected change."""
+    store = as_store(store)
+    view = state_view(store)
+    filters.setdefault("acknowledged", False)
+    where, params = _filters(store, **filters)
+    page = "" if limit is None else f"LIMIT {int(limit)}"
+    df = store.sql(
+        f"""WITH kids AS (
+                SELECT incident_id AS parent_id, count(*)::BIGINT AS children,
+                       string_agg(DISTINCT type, ', ' ORDER BY type) AS child_types,
+                       count(*) FILTER (WHERE NOT acknowledged)::BIGINT AS open_children
+                FROM {view} WHERE incident_id IS NOT NULL AND event_id <> incident_id GROUP BY incident_id
+            )
+            SELECT {EVENT_COLUMNS}, coalesce(k.children, 0) AS children, k.child_types,
+                   coalesce(k.open_children, 0) AS open_children, count(*) OVER () AS _total
+            FROM {view} e LEFT JOIN kids k ON k.parent_id = e.event_id
+            WHERE (e.incident_id IS NULL OR e.incident_id = e.event_id) AND {where}
+            ORDER BY {_SEVERITY_ORDER} DESC, observed_at DESC, event_id {page}""",
+        params,
+    )
+    df.attrs["total"] = int(df["_total"].iloc[0]) if not df.empty else 0
+    return df.drop(columns="_total")
+
+
+def open_by_rule(store: Store | Path | str) -> pd.DataFrame:
+    """Open events and incidents per rule and severity, most first (what a manager looks at first)."""
+    store = as_store(store)
+    view = state_view(store)
+    return store.sql(
+        f"""SELECT rule_id, severity, count(*)::BIGINT AS open,
+                   count(DISTINCT coalesce(incident_id, event_id))::BIGINT AS incidents
+            FROM {view} WHERE {OPEN} GROUP BY ALL
+            ORDER BY {_SEVERITY_ORDER} DESC, open DESC, rule_id"""
+    )
+
+
+def baseline(
+    store: Store | Path | str,
+    before: datetime | str | None = None,
+    actor: str | None = None,
+    apply: bool = False,
+) -> dict[str, Any]:
+    """Accept the current state: every open event observed up to `before` (default: now) is acknowledged
+    with the note "baseline" when `apply`; without it, only counted. Returns {"events", "acknowledged"}."""
+    from pf9lib.actions.audit import record
+
+    store = as_store(store)
+    until = store.resolve_time(before) if before is not None else store.now
+    view = state_view(store)
+    ids = [
+        r[0] for r in store.rows(f"SELECT event_id FROM {view} WHERE {OPEN} AND observed_at <= ?", [until])
+    ]
+    done = 0
+    if apply and ids:
+        done = acknowledge(store, ids, note="baseline", actor=actor)
+        record(
+            store.data_dir,
+            actor or "",
+            "drift.baseline",
+            f"events up to {until.isoformat()}",
+            result="succeeded",
+            note=f"{len(ids)} open event(s) accepted as the baseline",
+        )
+    return {"events": len(ids), "acknowledged": done, "until": until}

@@ -64,7 +64,8 @@ def state_view(store: Store) -> str:
             SELECT event_id, action, actor, acked_at, note FROM "{acks}"
             QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY acked_at DESC, ack_id DESC) = 1
         )
-        SELECT ev.*, coalesce(latest.action = 'ack', false) AS acknowledged,
+        SELECT ev.*, ev.expected_reason IS NOT NULL AS expected,
+               coalesce(latest.action = 'ack', false) AS acknowledged,
                CASE WHEN latest.action = 'ack' THEN latest.actor END AS acked_by,
                CASE WHEN latest.action = 'ack' THEN latest.acked_at END AS acked_at,
                CASE WHEN latest.action = 'ack' THEN latest.note END AS ack_note
@@ -250,6 +251,20 @@ def resolve_event_ids(store: Store, ids: list[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def with_children(store: Store, ids: list[str]) -> list[str]:
+    """The events and, for an incident's parent event, every event of its incident (acknowledged together)."""
+    view = state_view(store)
+    children = [
+        r[0]
+        for r in store.rows(
+            f"""SELECT event_id FROM "{view}"
+                WHERE incident_id IN (SELECT unnest(?::VARCHAR[])) AND event_id <> incident_id""",
+            [ids],
+        )
+    ]
+    return list(dict.fromkeys(ids + children))
+
+
 def acknowledge(
     store_or_data_dir: Store | Path | str,
     event_ids: list[str],
@@ -265,7 +280,7 @@ def acknowledge(
     store = as_store(store_or_data_dir)
     if not event_ids:
         raise Pf9Error("no drift event id given: list them with `pf9wb drift events`")
-    ids = resolve_event_ids(store, list(event_ids))
+    ids = with_children(store, resolve_event_ids(store, list(event_ids)))
     now = datetime.now(UTC)
     who = current_actor(actor)
     rows = [

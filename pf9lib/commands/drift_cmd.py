@@ -53,6 +53,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     events.add_argument("--limit", type=int, default=50)
     events.add_argument("--offset", type=int, default=0)
     events.add_argument("--csv", metavar="PATH", help="write every matching event to a CSV (or .xlsx) file")
+    events.add_argument(
+        "--grouped",
+        action="store_true",
+        help="one row per incident: a parent change and what followed from it",
+    )
+    events.add_argument(
+        "--expected",
+        action="store_true",
+        help="the expected changes instead (retention, plans, consequences)",
+    )
     events.set_defaults(func=cmd_events)
 
     show = sub.add_parser("show", help="one event with its acknowledgements and the object's history")
@@ -88,7 +98,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = sub.add_parser("check", help="validate <data-dir>/drift/rules.yaml and <data-dir>/drift/ignore")
     check.set_defaults(func=cmd_check)
 
-    for parser in (summary, events, show, ack, rules, evaluate, check):
+    base = sub.add_parser(
+        "baseline", help="accept the current state: acknowledge every open event as baseline"
+    )
+    base.add_argument("--before", help="only events observed up to this run id or ISO time (default: now)")
+    base.add_argument("--apply", action="store_true", help="acknowledge them (default: only count them)")
+    base.set_defaults(func=cmd_baseline)
+
+    for parser in (summary, events, show, ack, rules, evaluate, check, base):
         parser.add_argument("--data-dir", help=DATA_DIR_HELP)
 
 
@@ -139,9 +156,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
     result = drift.summary(_store(args), days=args.days)
     t = result["totals"].iloc[0]
     print(
-        f"events {t['events']}  open {t['open']} (critical {t['open_critical']}, "
-        f"warning {t['open_warning']}, info {t['open_info']})  acknowledged {t['acknowledged']}"
+        f"events {t['events']}  open {t['open']} in {t['open_incidents']} incident(s) "
+        f"(critical {t['open_critical']}, warning {t['open_warning']}, info {t['open_info']})  "
+        f"expected {t['expected']}  acknowledged {t['acknowledged']}"
     )
+    print("\nopen by rule:")
+    _print(drift.open_by_rule(_store(args)))
     print("\nopen by type:")
     _print(result["open_by_type"])
     print(f"\nnew events per day (last {args.days} days):")
@@ -157,12 +177,34 @@ def cmd_events(args: argparse.Namespace) -> int:
         path = drift.export_events(store, args.csv, sort=args.sort, descending=not args.asc, **_filters(args))
         print(f"wrote {path}")
         return 0
+    filters = {**_filters(args), "expected": True if args.expected else False}
+    if args.grouped:
+        df = drift.incidents(store, limit=args.limit, **filters)
+        _print(df, ["event_id", "severity", "rule_id", "name", "children", "child_types", "observed_at"])
+        print(f"({len(df)} of {df.attrs['total']} incidents)")
+        return 0
     df = drift.events(
-        store, sort=args.sort, descending=not args.asc, limit=args.limit, offset=args.offset, **_filters(args)
+        store, sort=args.sort, descending=not args.asc, limit=args.limit, offset=args.offset, **filters
     )
-    _print(df, _LIST_COLUMNS + ["acknowledged"])
+    _print(df, _LIST_COLUMNS + (["expected_reason"] if args.expected else ["acknowledged"]))
     shown = f"{args.offset + 1}-{args.offset + len(df)}" if len(df) else "0"
     print(f"({shown} of {df.attrs['total']} events)")
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from pf9lib.analytics import drift
+    from pf9lib.identity import cli_identity
+
+    store = _store(args)
+    result = drift.baseline(store, args.before, actor=cli_identity(store.data_dir).user, apply=args.apply)
+    until = f"{result['until']:%Y-%m-%d %H:%M} UTC"
+    if not args.apply:
+        print(
+            f"{result['events']} open event(s) up to {until} would be acknowledged as baseline: add --apply"
+        )
+        return 0
+    print(f"acknowledged {result['acknowledged']} open event(s) up to {until} as the baseline")
     return 0
 
 

@@ -94,6 +94,13 @@ def _rule_plans(servers, flavors, hypervisors, volume_types) -> dict[str, tuple]
             has("attached_server_id"),
             other_server_attachment,
         ),
+        "volumes.detached": (
+            "volumes",
+            "attachments",
+            "attached_server_id",
+            has("attached_server_id"),
+            lambda row, raw: (None, []),
+        ),
         "volumes.size": (
             "volumes",
             "size",
@@ -124,6 +131,7 @@ def _rule_plans(servers, flavors, hypervisors, volume_types) -> dict[str, tuple]
         ),
         "networks.shared": ("networks", "shared", "shared", anything, not_("shared")),
         "ports.device_id": ("ports", "device_id", "device_id", has("device_id"), same(lambda r: _new_uuid())),
+        "ports.detached": ("ports", "device_id", "device_id", has("device_id"), lambda row, raw: ("", "")),
         "ports.status": (
             "ports",
             "status",
@@ -144,6 +152,13 @@ def _rule_plans(servers, flavors, hypervisors, volume_types) -> dict[str, tuple]
             "port_id",
             has("port_id"),
             same(lambda r: _new_uuid()),
+        ),
+        "floating_ips.released": (
+            "floating_ips",
+            "port_id",
+            "port_id",
+            has("port_id"),
+            lambda row, raw: (None, None),
         ),
         "floating_ips.router_id": (
             "floating_ips",

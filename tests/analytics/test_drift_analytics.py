@@ -33,9 +33,15 @@ def world(sim_factory, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def all_events(world) -> pd.DataFrame:
+def every_event(world) -> pd.DataFrame:
     """Every stored event, as the two evaluations returned them (nothing acknowledged yet)."""
     return pd.concat([world.events_a, world.events_b], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def all_events(every_event) -> pd.DataFrame:
+    """The events that are drift: not expected (the deleted server's follow-on changes are)."""
+    return every_event[every_event["expected_reason"].isna()].reset_index(drop=True)
 
 
 @pytest.fixture
@@ -45,14 +51,18 @@ def copy(world, tmp_path):
     return tmp_path / "data"
 
 
-def test_summary_counts_equal_the_events(world, all_events):
+def test_summary_counts_equal_the_events(world, all_events, every_event):
     s = drift.summary(world.data_dir)
     t = s["totals"].iloc[0].to_dict()
     sev = all_events["severity"].value_counts()
+    incidents = all_events["incident_id"].where(all_events["incident_id"].notna(), all_events["event_id"])
+    assert len(every_event) > len(all_events)  # the deleted server's ports, volumes … are expected
     assert t == {
-        "events": len(all_events),
+        "events": len(every_event),
         "open": len(all_events),
         "acknowledged": 0,
+        "expected": len(every_event) - len(all_events),
+        "open_incidents": incidents.nunique(),
         "open_critical": sev.get("critical", 0),
         "open_warning": sev.get("warning", 0),
         "open_info": sev.get("info", 0),
@@ -137,12 +147,14 @@ def test_event_detail_has_acks_and_object_history(copy, world):
         drift.event_detail(copy, "0" * 16)
 
 
-def test_rules_with_open_counts_and_changes(world, all_events):
+def test_rules_with_open_counts_and_changes(world, all_events, every_event):
     df = drift.rules(world.data_dir).set_index("rule_id")
-    assert len(df[df["source"] == "builtin"]) == 24
-    counts = all_events["rule_id"].value_counts()
+    assert len(df[df["source"] == "builtin"]) == 27
+    counts, totals = all_events["rule_id"].value_counts(), every_event["rule_id"].value_counts()
     for rule_id, row in df.iterrows():
-        assert row["open_events"] == row["events"] == counts.get(rule_id, 0), rule_id
+        assert row["open_events"] == counts.get(rule_id, 0), rule_id
+        assert row["events"] == totals.get(rule_id, 0), rule_id
+        assert row["expected_events"] == row["events"] - row["open_events"], rule_id
     assert (
         not df.loc["servers.flavor", "enabled"] and df.loc["servers.flavor", "changed_by"] == "test-operator"
     )

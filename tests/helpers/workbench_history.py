@@ -1,6 +1,7 @@
 """One small history per test session, shared by tests/ui, tests/notebooks and tests/scheduling.
 
-A `tiny` simulated cloud, three simulated days (advance 24 h + collect + drift + metrics, as the demo does),
+A `tiny` simulated cloud, three simulated days (advance 24 h + the policy snapshot run + collect + drift +
+metrics, as the demo does),
 then one server renamed to an HTML payload with a status change (so a drift event names it) and a fourth
 collect.
 The simulated cloud is stopped once the history is built: everything after reads the store only.
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pf9lib.demo import build_history, collect_day
+from pf9lib.demo import build_history, collect_day, settings_for, snapshot_day
 from pf9sim.client import SimProcess
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
@@ -39,8 +40,9 @@ def shared_history(tmp_path_factory) -> History:
             target = _an_active_server(data_dir)
             sim.client.mutate("servers", target, {"name": XSS_NAME, "status": "PAUSED"})
             clock = sim.client.advance(24)["clock"]
-            offset = datetime.now(UTC) - datetime.fromisoformat(clock.replace("Z", "+00:00"))
-            last = collect_day(sim, data_dir, offset=offset)
+            at = datetime.fromisoformat(clock.replace("Z", "+00:00"))
+            snapshot_day(settings_for(sim, data_dir), at)  # the day's policy run, as every demo day has
+            last = collect_day(sim, data_dir, offset=datetime.now(UTC) - at)
             counts = sim.client.summary()["counts"]
         finally:
             sim.stop()
