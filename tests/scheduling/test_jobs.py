@@ -103,7 +103,10 @@ def test_run_due_follows_the_schedule_and_the_records(job_runs, history):
 def test_schedule_list_cli(job_runs, history, capsys):
     assert main(["schedule", "list", "--data-dir", str(history.data_dir)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"inventory_report\s+15 6 \* \* \*\s+600s\s+\d{4}-\d\d-\d\d \d\d:\d\d success", out)
+    when = r"\d{4}-\d\d-\d\d \d\d:\d\d"
+    row = rf"inventory_report\s+15 6 \* \* \*\s+600s\s+inventory_report\.ipynb\s+{when} success"
+    assert re.search(row, out)
+    assert re.search(r"auto_snapshots\s+0 2 \* \* \*\s+3600s\s+pf9wb snapshots run --quiet\s+never", out)
     assert "drift_report" in out
 
 
