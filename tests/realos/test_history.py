@@ -1,6 +1,6 @@
-"""History on a real cloud: after real changes (a server stopped, a volume detached, a rule added, a port deleted)
-the next run records exactly those changes, and drift raises the matching events. Every change is undone
-afterwards, so the seeded estate is back for the next run of the tier."""
+"""History on a real cloud: after real changes (a server stopped, a volume detached, a rule added, a port
+deleted) the next run records exactly those changes, and drift raises the matching events. Every change is
+undone afterwards, so the seeded estate is back for the next run of the tier."""
 
 from __future__ import annotations
 
