@@ -18,12 +18,15 @@ from pf9sim.nova.servers import ServerRenderer, visible_server
 from pf9sim.plumbing import SimError, json_response, read_json
 from pf9sim.state import stamp_updated
 
-
 # -- actions ------------------------------------------------------------------------------------
+_ACTION_NAMES = {"os-stop": "stop", "os-start": "start"}  # Nova's 409 names the method, not the body key
+
+
 def _conflict(server: dict[str, Any], action: str) -> SimError:
+    name = _ACTION_NAMES.get(action, action)
     return SimError(
         409,
-        f"Cannot '{action}' instance {server['id']} while it is in vm_state {server['OS-EXT-STS:vm_state']}",
+        f"Cannot '{name}' instance {server['id']} while it is in vm_state {server['OS-EXT-STS:vm_state']}",
     )
 
 
