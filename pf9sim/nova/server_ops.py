@@ -231,6 +231,8 @@ async def attach_volume(ctx: Ctx) -> web.Response:
     model_volume.attach_volume(ctx.est, volume, server, device=device)
     if ctx.since(79) and spec.get("delete_on_termination"):
         volume["_delete_on_termination"] = True
+    if ctx.since(101):  # 2.101: accepted without a body; clients watch the volume's status
+        return empty(202)
     return json_response({"volumeAttachment": _attachment_view(ctx, server, volume)})
 
 

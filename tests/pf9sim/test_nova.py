@@ -461,6 +461,12 @@ def test_microversions_up_to_2_104_as_nova_34_shows_them(cloud: Cloud, conn) -> 
         assert all(
             s["scheduler_hints"] == {} for s in others if s["id"] != server_id and not s.get("server_groups")
         )
+        volume = {"id": conn.block_storage.create_volume(size=1, name="pytest-2101").id}
+        body = {"volumeAttachment": {"volumeId": volume["id"]}}
+        path = f"/servers/{server_id}/os-volume_attachments"
+        attach = conn.compute.post(path, json=body, microversion="2.101")
+        assert attach.status_code == 202 and not attach.content, attach.text  # 2.101: accepted, no body
+        assert cloud.est.get("volumes", volume["id"])["status"] == "in-use"
     finally:
         conn.compute.delete_server(server_id)
     flavors = _get(cloud, conn, "/flavors/detail", "2.102").json()["flavors"]
