@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench venv
+.PHONY: demo test test-real lint bench venv
 
 venv: $(STAMP)
 
@@ -19,6 +19,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check pf9lib pf9sim tests benchmarks
 	$(VENV)/bin/pytest -q
+
+# The real-OpenStack tier: builds/reuses .realos-venv, starts ../shared/realos, runs `pytest -m realos`, stops it.
+test-real: $(STAMP)
+	bash tests/realos/tier.sh
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all

@@ -90,17 +90,33 @@ def error_body(service: str, status: int, message: str, kind: str = "") -> dict[
                 "detail": "",
             }
         }
-    if service == "image":
-        return {"code": status, "title": title, "message": message}
+    if service == "image":  # webob's JSON rendering, used when the client accepts JSON
+        return {"message": f"{message}<br /><br />\n\n\n", "code": f"{status} {title}", "title": title}
     key = _NOVA_FAULT_KEYS.get(status, "computeFault")
     return {key: {"code": status, "message": message}}
+
+
+def _glance_page(status: int, message: str) -> str:
+    """Glance answers errors with webob's HTML page unless the client asks for JSON."""
+    head = f"{status} {_TITLES.get(status, 'Error')}"
+    return (
+        f"<html>\n <head>\n  <title>{head}</title>\n </head>\n <body>\n  <h1>{head}</h1>\n"
+        f"  {message}<br /><br />\n\n\n\n </body>\n</html>"
+    )
 
 
 def error_response(
     request: web.Request, status: int, message: str, headers: dict[str, str] | None = None, kind: str = ""
 ) -> web.Response:
     service = service_of(request.path)
-    resp = json_response(error_body(service, status, message, kind), status=status)
+    if service == "image" and "application/json" not in request.headers.get("Accept", ""):
+        resp = web.Response(text=_glance_page(status, message), status=status, content_type="text/html")
+    else:
+        body = error_body(service, status, message, kind)
+        retry = (headers or {}).get("Retry-After")
+        if status == 413 and retry is not None and service in ("compute", "volume"):
+            next(iter(body.values()))["retryAfter"] = retry  # Nova and Cinder repeat Retry-After in the body
+        resp = json_response(body, status=status)
     for name, value in (headers or {}).items():
         resp.headers[name] = value
     if status == 401:

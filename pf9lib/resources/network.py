@@ -33,6 +33,16 @@ def _rule_name(raw: dict[str, Any]) -> str:
     return f"{raw.get('direction')} {raw.get('protocol') or 'any'}{port_text} {remote}".strip()
 
 
+def _rules_in_id_order(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Real Neutron embeds a group's rules in database order, which differs from one call to the next (seen on
+    # the realos tier): unsorted, an untouched group would be recorded as changed in every run.
+    for group in groups:
+        rules = group.get("security_group_rules")
+        if isinstance(rules, list):
+            group["security_group_rules"] = sorted(rules, key=lambda rule: str(rule.get("id")))
+    return groups
+
+
 _CREATED = Column("created_at", TS, g("created_at"))
 _UPDATED = Column("updated_at", TS, g("updated_at"))
 
@@ -134,6 +144,7 @@ RESOURCES = (
             _UPDATED,
         ),
         needs=("ports", "servers"),
+        clean=_rules_in_id_order,
         enrich=enrich_security_groups,
         enriched=SECURITY_GROUP_COLUMNS,
     ),

@@ -25,7 +25,7 @@ from pf9sim.plumbing import (
 from pf9sim.state import Estate
 
 MIN_VERSION = "3.0"
-MAX_VERSION = "3.70"
+MAX_VERSION = "3.71"  # cinder 29 (2026.2), the release the realos tier runs
 MAX_PAGE = 1000  # osapi_max_limit
 TENANT_KEY = "os-vol-tenant-attr:tenant_id"
 SNAP_PROJECT_KEY = "os-extended-snapshot-attributes:project_id"
@@ -276,7 +276,8 @@ def list_page(
         q.get("marker"),
         limit + offset,
         pred,
-        lambda m: SimError(404, f"Marker {m} could not be found."),
+        # Cinder looks the marker up as an object of the listing: an unknown one is that object's 404.
+        lambda m: SimError(404, f"{kind[:-1].capitalize()} {m} could not be found."),
     )[offset:]
     count = None
     if ctx.version >= (3, 45) and bool_param(q.get("with_count", "false"), "with_count"):

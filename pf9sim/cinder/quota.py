@@ -69,15 +69,20 @@ def usage_of(est: Estate, region: str, project_id: str) -> dict[str, int]:
 
 
 def _over(resource: str, allowed: int, requested: int, consumed: int) -> SimError:
+    # Cinder's fault middleware names the quota exception before its message.
     if resource.startswith("gigabytes"):
         msg = (
-            f"Requested volume or snapshot exceeds allowed {resource} quota. Requested {requested}G, "
-            f"quota is {allowed}G and {consumed}G has been consumed."
+            "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed "
+            f"{resource} quota. Requested {requested}G, quota is {allowed}G and {consumed}G has been "
+            "consumed."
         )
     elif resource.startswith("snapshots"):
-        msg = f"Maximum number of snapshots allowed ({allowed}) exceeded for quota '{resource}'."
+        msg = f"SnapshotLimitExceeded: Maximum number of snapshots allowed ({allowed}) exceeded"
     else:
-        msg = f"Maximum number of volumes allowed ({allowed}) exceeded for quota '{resource}'."
+        msg = (
+            f"VolumeLimitExceeded: Maximum number of volumes allowed ({allowed}) exceeded for quota "
+            f"'{resource}'."
+        )
     return SimError(413, msg, headers={"Retry-After": "0"})
 
 
@@ -97,7 +102,8 @@ def check_quota(
     if volumes and not type_only and per_volume >= 0 and gigabytes > per_volume:
         raise SimError(
             413,
-            f"Requested volume size {gigabytes}G is larger than maximum allowed limit {per_volume}G.",
+            f"VolumeSizeExceedsLimit: Requested volume size {gigabytes}G is larger than maximum allowed "
+            f"limit {per_volume}G.",
             headers={"Retry-After": "0"},
         )
     usage = usage_of(ctx.est, ctx.region, project_id)

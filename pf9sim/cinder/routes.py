@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pf9sim.cinder import quota, snapshots, volumes
+from pf9sim.cinder import backends, quota, snapshots, volumes
 from pf9sim.cinder.common import MAX_VERSION, MIN_VERSION, Ctx, ctx_of, default_type, respond
 from pf9sim.plumbing import SimError, json_response, paginate, public, region_of, require_admin
 
@@ -19,7 +19,7 @@ from pf9sim.plumbing import SimError, json_response, paginate, public, region_of
 _PROJECT = "{project_id:[0-9a-fA-F-]{8,64}}"
 # Extra specs a non-admin may see (Cinder's user-visible specs).
 _USER_VISIBLE_SPECS = frozenset({"RESKEY:availability_zones", "multiattach", "replication_enabled"})
-_UPDATED = "2022-08-31T00:00:00Z"  # the 3.70 release
+_UPDATED = "2023-08-31T00:00:00Z"  # the 3.71 release
 
 
 # -- version discovery -----------------------------------------------------------------------------
@@ -193,6 +193,7 @@ def routes() -> list[tuple[str, str, Callable]]:
         *volumes.routes(),
         *snapshots.routes(),
         *quota.ROUTES,
+        *backends.ROUTES,
         ("GET", "/types", list_types),
         ("GET", "/types/{type_id}", show_type),
         ("GET", "/types/{type_id}/extra_specs", type_extra_specs),

@@ -29,7 +29,7 @@ def build_identity(ctx: Ctx) -> None:
     est, rng = ctx.est, ctx.rng
     regions = list(ctx.spec.regions)
     for name in ("admin", "member", "reader"):
-        ctx.roles[name] = make_role(est, name)
+        ctx.roles[name] = make_role(est, name, immutable=True)  # `keystone-manage bootstrap` locks them
     admin_role = ctx.roles["admin"]["id"]
 
     default = make_domain(est, "Default", "The default domain", domain_id="default")

@@ -22,7 +22,7 @@ from pf9sim.model.compute import (
     make_keypair,
     make_server_group,
 )
-from pf9sim.model.image import make_image
+from pf9sim.model.image import make_image, uploaded_by_sdk
 from pf9sim.model.network import (
     add_router_interface,
     make_network,
@@ -59,6 +59,7 @@ def build_region(ctx: Ctx, region: str, demand_vcpus: int, demand_ram_mb: int) -
             "hw_disk_bus": "virtio",
             "hw_qemu_guest_agent": "yes",
             "os_type": "windows" if windows else "linux",
+            **uploaded_by_sdk(name),
         }
         image = make_image(
             est,
@@ -255,9 +256,10 @@ def onboard(ctx: Ctx, ten: Tenancy, block: int, windows: bool) -> None:
         ten.keypairs[uid] = known
     if project.kind in ("prod", "team") and rng.random() < 0.5:
         base = rng.choice([i for i in IMAGES if i[1] in ("ubuntu", "rhel", "debian")])
+        golden = f"{short}-golden-{base[1]}{base[2]}-2026.{rng.randint(3, 9):02d}"
         image = make_image(
             est,
-            name=f"{short}-golden-{base[1]}{base[2]}-2026.{rng.randint(3, 9):02d}",
+            name=golden,
             owner=pid,
             region=region,
             os_distro=base[1],
@@ -265,6 +267,7 @@ def onboard(ctx: Ctx, ten: Tenancy, block: int, windows: bool) -> None:
             visibility="private",
             size=int(base[3] * 1.6 * GIB),
             min_disk=base[4],
+            properties=uploaded_by_sdk(golden),
         )
         ten.private_images.append(image)
     ten.ready = True

@@ -18,7 +18,7 @@ from aiohttp import web
 from pf9sim.glance.patch import apply_patch, check_new_image
 from pf9sim.glance.schemas import SCHEMAS, VISIBILITIES
 from pf9sim.listing import page_after, parse_sort, sorted_view
-from pf9sim.model.image import make_image, set_image_status
+from pf9sim.model.image import DEFAULT_STORE, make_image, set_image_status
 from pf9sim.plumbing import SimError, Token, json_response, public, read_json, region_of, token_of
 from pf9sim.state import public as public_fields
 from pf9sim.state import stamp_updated
@@ -183,7 +183,7 @@ async def list_images(request: web.Request) -> web.Response:
         q.get("marker"),
         limit,
         lambda img: all(p(img) for p in preds),
-        lambda m: SimError(400, f"Invalid marker. Image {m} could not be found."),
+        lambda m: SimError(400, f"No image found with ID {m}"),
     )
     params = [(k, v) for k, v in q.items() if k != "marker"]
     body: dict[str, Any] = {
@@ -336,4 +336,4 @@ async def info_import(request: web.Request) -> web.Response:
 
 
 async def info_stores(request: web.Request) -> web.Response:
-    return json_response({"stores": [{"id": "ceph", "description": "RBD backend", "default": True}]})
+    return json_response({"stores": [{"id": DEFAULT_STORE, "description": "RBD backend", "default": True}]})

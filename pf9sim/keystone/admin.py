@@ -3,6 +3,7 @@ roles, group membership, a user's projects and groups, and application credentia
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -139,6 +140,13 @@ async def membership(request: web.Request) -> web.Response:
 
 # -- create, update, delete -------------------------------------------------------------------------
 def _conflict(kind: str, name: str, domain_id: str | None) -> SimError:
+    if kind == "projects":  # Keystone's resource backend words it its own way, naming the id it tried
+        return SimError(
+            409,
+            "Conflict occurred attempting to store project - it is not permitted to have two projects "
+            "with either the same name or same id in the same domain: "
+            f"name is {name}, project id {uuid.uuid4().hex}.",
+        )
     where = f" at domain ID {domain_id}" if domain_id else ""
     return SimError(
         409,

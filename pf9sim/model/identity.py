@@ -111,14 +111,16 @@ def make_group(est: Estate, name: str, domain_id: str, description: str = "") ->
     return est.add("groups", obj)
 
 
-def make_role(est: Estate, name: str, domain_id: str | None = None, description: str = "") -> dict[str, Any]:
+def make_role(
+    est: Estate, name: str, domain_id: str | None = None, description: str = "", immutable: bool = False
+) -> dict[str, Any]:
     rid = est.new_hex_id()
     obj = {
         "id": rid,
         "name": name,
         "domain_id": domain_id,
         "description": description or None,
-        "options": {},
+        "options": {"immutable": True} if immutable else {},
         "links": _link(f"roles/{rid}"),
     }
     return est.add("roles", obj)

@@ -11,6 +11,8 @@ from typing import Any
 
 from pf9sim.state import Estate, stamp_updated
 
+# The store image data lands in (GET /v2/info/stores); Glance names it in `stores` once an image has data.
+DEFAULT_STORE = "ceph"
 # Keys Glance itself owns; everything else in an image body is a user property.
 CORE_KEYS = frozenset(
     {
@@ -89,6 +91,8 @@ def make_image(
         "os_hidden": False,
         "_region": region,
     }
+    if has_data:
+        obj["stores"] = DEFAULT_STORE
     if os_distro is not None:
         obj["os_distro"] = os_distro
     if os_version is not None:
@@ -100,9 +104,21 @@ def make_image(
     return est.add("images", obj)
 
 
+def uploaded_by_sdk(name: str) -> dict[str, str]:
+    """The properties openstacksdk (and so `openstack image create`) sets on every image it uploads; real
+    clouds' images carry them unless another client made them. Recent SDKs leave the checksums empty."""
+    return {
+        "owner_specified.openstack.md5": "",
+        "owner_specified.openstack.sha256": "",
+        "owner_specified.openstack.object": f"images/{name}",
+    }
+
+
 def set_image_status(est: Estate, image: dict[str, Any], status: str) -> None:
     """Change an image's status (e.g. queued -> active), filling in data fields when it becomes active."""
     image["status"] = status
+    if status == "active":
+        image.setdefault("stores", DEFAULT_STORE)
     if status == "active" and image.get("checksum") is None:
         iid = image["id"]
         image["size"] = image["size"] or 0

@@ -25,6 +25,7 @@ DEFAULT_QUOTAS = {
     "security_group": 10,
     "security_group_rule": 100,
     "rbac_policy": 10,
+    "router_route": 30,  # extra routes per router (extraroute-atomic)
 }
 # Ports Neutron deletes by itself with their network (AUTO_DELETE_PORT_OWNERS); any other port blocks it.
 NETWORK_OWNED = frozenset({"network:dhcp", "network:distributed"})

@@ -65,7 +65,9 @@ def make_network(
         "dns_domain": "",
         "is_default": False,
         "l2_adjacency": True,
-        "vlan_transparent": None,
+        # Neutron 2025.2+ shows both flags (vlan-transparent, qinq extensions), false unless asked for.
+        "vlan_transparent": False,
+        "qinq": False,
         **standard_attrs(est, project_id, region),
     }
     obj["revision_number"] = 1
@@ -146,13 +148,16 @@ def set_binding(port: dict[str, Any], host: str) -> None:
     """Bind (or unbind with "") a port to a host as the ML2/OVS mechanism driver reports it."""
     port["binding:host_id"] = host
     port["binding:vif_type"] = "ovs" if host else "unbound"
+    # Platform9 runs ML2 with Open vSwitch agents: the openvswitch driver reports whether a hybrid (iptables)
+    # bridge is plugged in between, which OVN's driver would not.
     port["binding:vif_details"] = (
         {
             "port_filter": True,
             "connectivity": "l2",
+            "ovs_hybrid_plug": False,
             "bridge_name": "br-int",
             "datapath_type": "system",
-            "bound_drivers": {"0": "ovn"},
+            "bound_drivers": {"0": "openvswitch"},
         }
         if host
         else {}

@@ -28,6 +28,13 @@ def default_security_group(est: Estate, project_id: str, region: str) -> dict[st
     return None
 
 
+def next_standard_attr_id(est: Estate) -> int:
+    """Neutron's standard attribute id: one integer sequence (kept in secrets so it survives save/load)."""
+    counters = est.secrets.setdefault("neutron_counters", {})
+    counters["standard_attr_id"] = counters.get("standard_attr_id", 0) + 1
+    return counters["standard_attr_id"]
+
+
 # -- security groups ---------------------------------------------------------------------------
 def make_security_group(
     est: Estate,
@@ -68,10 +75,22 @@ def make_security_group(
 
 
 def sync_group_rule(group: dict[str, Any], rule: dict[str, Any], removed: bool = False) -> None:
-    """Keep the group's embedded "security_group_rules" equal to its rules (incrementally, no index)."""
+    """Keep the group's embedded "security_group_rules" equal to its rules (incrementally, no index).
+
+    Neutron renders the embedded copies from its database rows, not through the rules API: they carry the
+    rule's `standard_attr_id` and `tags` (which GET /security-group-rules does not show) and a null
+    `belongs_to_default_sg`.
+    """
     embedded = [r for r in group["security_group_rules"] if r["id"] != rule["id"]]
     if not removed:
-        embedded.append(public(rule))
+        embedded.append(
+            {
+                **public(rule),
+                "belongs_to_default_sg": None,
+                "standard_attr_id": rule.get("_standard_attr_id", 0),
+                "tags": [],
+            }
+        )
     group["security_group_rules"] = embedded
 
 
@@ -159,6 +178,7 @@ def make_security_group_rule(
         **standard_attrs(est, project_id or security_group["project_id"], region),
     }
     del obj["tags"]  # rules carry no tags in Neutron
+    obj["_standard_attr_id"] = next_standard_attr_id(est)
     est.add("security_group_rules", obj)
     sync_group_rule(security_group, obj)
     stamp_change(est, "security_groups", security_group)

@@ -40,6 +40,7 @@ _NET_SIMPLE = (
     "availability_zone_hints",
     "description",
     "vlan_transparent",
+    "qinq",
 )
 
 

@@ -23,6 +23,7 @@ COUNTED = {
     "security_group": "security_groups",
     "security_group_rule": "security_group_rules",
     "rbac_policy": None,
+    "router_route": None,  # counted from the routers' routes, below
 }
 
 
@@ -31,6 +32,9 @@ def _limits(ctx: Ctx, project_id: str) -> dict[str, int]:
 
 
 def _used(ctx: Ctx, project_id: str, key: str) -> int:
+    if key == "router_route":
+        routers = ctx.est.index("routers", "project_id", ctx.region).get(project_id, ())
+        return sum(len(r.get("routes") or ()) for r in routers)
     kind = COUNTED.get(key)
     if kind is None:
         return 0

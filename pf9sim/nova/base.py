@@ -14,7 +14,7 @@ from pf9sim.plumbing import SimError, Token, int_param, microversion, next_link,
 from pf9sim.state import Estate
 
 MIN_VERSION = "2.1"
-MAX_VERSION = "2.96"
+MAX_VERSION = "2.104"  # nova 34 (2026.2), the release the realos tier runs
 LEGACY_HEADER = "X-OpenStack-Nova-API-Version"
 MAX_PAGE = 1000  # Nova's osapi_max_limit default
 VERSION_UPDATED = "2013-07-23T11:33:21Z"
@@ -125,6 +125,13 @@ def nova_page(
     `marker_of` maps an item to the marker clients see when that differs from the stored "id" (e.g. an integer
     id before a microversion); markers are compared as strings.
     """
+    raw_limit = ctx.request.query.get("limit")
+    if raw_limit is not None and not raw_limit.isdigit():  # Nova's query schema: ^[0-9]*$
+        raise SimError(
+            400,
+            f"Invalid input for query parameters limit. Value: {raw_limit}. '{raw_limit}' does not match "
+            "'^[0-9]*$'",
+        )
     limit = int_param(ctx.request, "limit")
     marker = ctx.request.query.get("marker") or None
     if marker_of is not None and marker is not None:

@@ -154,6 +154,7 @@ class BootPlan:
         self.user_data = spec.get("user_data")
         self.description = spec.get("description") if ctx.since(19) else None
         self.tags = list(spec.get("tags") or []) if ctx.since(52) else []
+        self.hints: dict[str, list[str]] = {}  # set from the request body, beside "server"
 
     def _check_bdms(self) -> None:
         for bdm in self.bdms:
@@ -362,6 +363,8 @@ def boot(plan: BootPlan, name: str) -> dict[str, Any]:
         user_data=plan.user_data,
     )
     server["tags"] = plan.tags
+    if plan.hints:
+        server["_scheduler_hints"] = plan.hints
     if hyp is None:
         server["_fault"] = {
             "code": 500,
@@ -379,6 +382,14 @@ def boot(plan: BootPlan, name: str) -> dict[str, Any]:
     return server
 
 
+def _scheduler_hints(body: dict[str, Any]) -> dict[str, list[str]]:
+    """The request's scheduler hints as Nova keeps them (and shows them from 2.100): every value a list."""
+    hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
+    if not isinstance(hints, dict):
+        raise SimError(400, "Invalid input for field/attribute os:scheduler_hints.")
+    return {str(k): [str(x) for x in v] if isinstance(v, list) else [str(v)] for k, v in hints.items()}
+
+
 @nova_api
 async def create_server(ctx: Ctx) -> web.Response:
     body = await read_json(ctx.request)
@@ -388,6 +399,7 @@ async def create_server(ctx: Ctx) -> web.Response:
             400, "Invalid input for field/attribute server. Value: None. 'server' is a required property"
         )
     plan = BootPlan(ctx, spec)
+    plan.hints = _scheduler_hints(body)
     check_quota(
         ctx,
         plan.project_id,

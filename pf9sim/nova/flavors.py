@@ -28,6 +28,9 @@ def _flavor_view(ctx: Ctx, flavor: dict[str, Any], detail: bool) -> dict[str, An
         out.pop("extra_specs", None)
     if not ctx.since(75) and not out["swap"]:
         out["swap"] = ""  # before 2.75 "no swap" was an empty string
+    if ctx.since(102):  # 2.102 removed both fields from every flavor body
+        out.pop("rxtx_factor", None)
+        out.pop("OS-FLV-DISABLED:disabled", None)
     return out
 
 

@@ -1,4 +1,4 @@
-"""Simulated Nova (compute API v2.1, microversions 2.1-2.96): version discovery and route registration.
+"""Simulated Nova (compute API v2.1, microversions 2.1-2.104): version discovery and route registration.
 
 Handlers live in servers.py (list/show/delete), boot.py (create), server_ops.py (actions, attachments,
 interfaces, metadata), flavors.py, misc.py (keypairs, server groups, aggregates), hosts.py (hypervisors,

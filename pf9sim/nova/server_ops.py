@@ -18,12 +18,15 @@ from pf9sim.nova.servers import ServerRenderer, visible_server
 from pf9sim.plumbing import SimError, json_response, read_json
 from pf9sim.state import stamp_updated
 
-
 # -- actions ------------------------------------------------------------------------------------
+_ACTION_NAMES = {"os-stop": "stop", "os-start": "start"}  # Nova's 409 names the method, not the body key
+
+
 def _conflict(server: dict[str, Any], action: str) -> SimError:
+    name = _ACTION_NAMES.get(action, action)
     return SimError(
         409,
-        f"Cannot '{action}' instance {server['id']} while it is in vm_state {server['OS-EXT-STS:vm_state']}",
+        f"Cannot '{name}' instance {server['id']} while it is in vm_state {server['OS-EXT-STS:vm_state']}",
     )
 
 
@@ -228,6 +231,8 @@ async def attach_volume(ctx: Ctx) -> web.Response:
     model_volume.attach_volume(ctx.est, volume, server, device=device)
     if ctx.since(79) and spec.get("delete_on_termination"):
         volume["_delete_on_termination"] = True
+    if ctx.since(101):  # 2.101: accepted without a body; clients watch the volume's status
+        return empty(202)
     return json_response({"volumeAttachment": _attachment_view(ctx, server, volume)})
 
 

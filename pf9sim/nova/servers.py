@@ -14,6 +14,30 @@ from pf9sim.nova.base import Ctx, big_json, cached, empty, nova_api, nova_page, 
 from pf9sim.plumbing import SimError, json_response
 from pf9sim.state import iso
 
+# Nova shows `progress` only while a server is in one of these states, and a fault only in these.
+_PROGRESS_STATUSES = frozenset({"ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"})
+_FAULT_STATUSES = frozenset({"ERROR", "DELETED"})
+# The image properties Nova copies into an instance and shows from 2.98: its ImageMetaProps fields (hw_*,
+# img_*, os_distro …) plus their legacy names; Glance's own fields (disk_format, min_ram …) and free-form
+# properties such as os_version are left out.
+_IMAGE_META_PREFIXES = ("hw_", "img_", "traits_")
+_IMAGE_META_KEYS = frozenset(
+    {
+        "os_admin_user",
+        "os_command_line",
+        "os_distro",
+        "os_require_quiesce",
+        "os_secure_boot",
+        "os_skip_agent_inject_files_at_boot",
+        "os_skip_agent_inject_ssh",
+        "os_type",
+        "architecture",
+        "auto_disk_config",
+        "hypervisor_type",
+        "hypervisor_version_requires",
+        "vm_mode",
+    }
+)
 # Keys shown only from a microversion on (2.<n>).
 _GATED = {
     "locked": 9,
@@ -24,6 +48,7 @@ _GATED = {
     "server_groups": 71,
     "locked_reason": 73,
     "pinned_availability_zone": 96,
+    "scheduler_hints": 100,
 }
 _ADMIN_ATTRS = (
     "OS-EXT-SRV-ATTR:host",
@@ -98,6 +123,8 @@ class ServerRenderer:
         self.drop = frozenset(drop)
         self.embed_flavor = ctx.since(47)
         self.delete_flag = ctx.since(3)
+        self.image_properties = ctx.since(98)
+        self.images = est.objects["images"]
 
     def network_view(
         self, server: dict[str, Any]
@@ -157,19 +184,59 @@ class ServerRenderer:
         image = server["image"]
         if image:
             out["image"] = {"id": image["id"], "links": ctx.links(image["links"])}
+            if self.image_properties:
+                out["image"]["properties"] = self.instance_image_properties(image["id"])
         if not self.embed_flavor:
             fid = server["_flavor_id"]
             href = f"{base}/{ctx.region}/compute/flavors/{fid}"
             out["flavor"] = {"id": fid, "links": [{"rel": "bookmark", "href": href}]}
-        out["addresses"], out["security_groups"] = self.network_view(server)
+        out["addresses"], groups = self.network_view(server)
+        if groups:  # Nova reads them from the server's ports: a server without any shows no key
+            out["security_groups"] = groups
         out["os-extended-volumes:volumes_attached"] = self.volumes_attached(server["id"])
-        fault = server.get("_fault")
-        if fault and server["status"] in ("ERROR", "DELETED"):
-            out["fault"] = fault if ctx.admin else {k: v for k, v in fault.items() if k != "details"}
+        if server["status"] not in _PROGRESS_STATUSES:
+            out.pop("progress", None)
+        out.pop("fault", None)
+        fault = server.get("_fault") or server.get("fault")
+        if fault and server["status"] in _FAULT_STATUSES:
+            out["fault"] = self.fault_view(fault)
+        if "scheduler_hints" not in drop:
+            out["scheduler_hints"] = server.get("_scheduler_hints") or (
+                {"group": list(server["server_groups"][:1])} if server.get("server_groups") else {}
+            )
         return out
+
+    def fault_view(self, fault: dict[str, Any]) -> dict[str, Any]:
+        """Nova's fault: `details` (the traceback of a 500) for admins; other callers see it only for
+        faults that are not 500s."""
+        out = {"code": fault["code"], "created": fault["created"], "message": fault["message"]}
+        details = fault.get("details") or _traceback_of(fault["message"])
+        if self.ctx.admin or fault["code"] != 500:
+            out["details"] = details
+        return out
+
+    def instance_image_properties(self, image_id: str) -> dict[str, str]:
+        image = self.images.get(image_id) or {}
+        return {
+            key: str(value)
+            for key, value in image.items()
+            if value is not None and (key in _IMAGE_META_KEYS or key.startswith(_IMAGE_META_PREFIXES))
+        }
 
     def summary(self, server: dict[str, Any]) -> dict[str, Any]:
         return {"id": server["id"], "name": server["name"], "links": self.ctx.links(server["links"])}
+
+
+def _traceback_of(message: str) -> str:
+    """What Nova stores as a fault's details: the conductor's traceback ending in the exception raised."""
+    exception = "NoValidHost" if message.startswith("No valid host") else "BuildAbortException"
+    return (
+        "Traceback (most recent call last):\n"
+        '  File "/usr/lib/python3/dist-packages/nova/conductor/manager.py", line 1683, '
+        "in schedule_and_build_instances\n"
+        "    host_lists = self._schedule_instances(context, request_specs[0],\n"
+        f"nova.exception.{exception}: {message}\n"
+    )
 
 
 def visible_server(ctx: Ctx, server_id: str) -> dict[str, Any]:
@@ -218,8 +285,23 @@ def _sorted_servers(ctx: Ctx) -> list[dict[str, Any]]:
     return cached(ctx.est, ("nova", "servers_sorted", ctx.region, field, direction), build)
 
 
+# The query parameters GET /servers(/detail) accepts; from 2.75 any other (not starting with "_") is a 400.
+_QUERY_PARAMS = frozenset(
+    """access_ip_v4 access_ip_v6 all_tenants auto_disk_config availability_zone changes-before changes-since
+    config_drive created_at deleted description display_description display_name flavor host hostname image
+    image_ref ip ip6 kernel_id key_name launch_index launched_at limit locked locked_by marker name node
+    not-tags not-tags-any power_state progress project_id ramdisk_id reservation_id root_device_name
+    sort_dir sort_key status tags tags-any task_state tenant_id terminated_at updated_at user_id uuid
+    vm_state""".split()
+)
+
+
 def _server_filters(ctx: Ctx, renderer: ServerRenderer) -> list[Callable[[dict[str, Any]], bool]]:
     q = ctx.request.query
+    if ctx.since(75):
+        unknown = next((k for k in q if k not in _QUERY_PARAMS and not k.startswith("_")), None)
+        if unknown is not None:
+            raise SimError(400, f"'{unknown}' does not match any of the regexes: '^_'")
     tests: list[Callable[[dict[str, Any]], bool]] = []
     all_tenants = bool(query_bool(ctx, "all_tenants")) or bool(query_bool(ctx, "all_projects"))
     if all_tenants:

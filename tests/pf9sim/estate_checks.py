@@ -99,7 +99,15 @@ def check_integrity(est: Estate) -> None:
         }
     for rule in objs["security_group_rules"].values():
         assert rule["remote_group_id"] is None or rule["remote_group_id"] in objs["security_groups"]
-        assert public(rule) in objs["security_groups"][rule["security_group_id"]]["security_group_rules"]
+        # The group embeds each rule as Neutron renders it from its rows: with standard_attr_id and tags, and
+        # a null belongs_to_default_sg; everything else equals the rule.
+        embedded = {
+            r["id"]: r for r in objs["security_groups"][rule["security_group_id"]]["security_group_rules"]
+        }[rule["id"]]
+        assert embedded["belongs_to_default_sg"] is None and embedded["tags"] == []
+        assert isinstance(embedded["standard_attr_id"], int) and embedded["standard_attr_id"] > 0
+        same = {k: v for k, v in embedded.items() if k not in ("standard_attr_id", "tags")}
+        assert same == {**public(rule), "belongs_to_default_sg": None}
     for v in objs["volumes"].values():
         assert v["os-vol-tenant-attr:tenant_id"] in projects
         assert objs["volume_types"][v["volume_type_id"]]["name"] == v["volume_type"]

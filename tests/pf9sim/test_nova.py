@@ -157,11 +157,11 @@ def test_version_documents_need_no_token(cloud: Cloud) -> None:
         "v2.1",
         "CURRENT",
         "2.1",
-        "2.96",
+        "2.104",
     )
     assert v21["links"][0]["href"] == f"{cloud.compute_url}/"
     doc = requests.get(cloud.compute_url, timeout=10).json()["version"]
-    assert doc["version"] == "2.96" and doc["media-types"][0]["base"] == "application/json"
+    assert doc["version"] == "2.104" and doc["media-types"][0]["base"] == "application/json"
 
 
 def test_microversion_headers(cloud: Cloud, conn) -> None:
@@ -169,7 +169,7 @@ def test_microversion_headers(cloud: Cloud, conn) -> None:
     assert plain.headers["OpenStack-API-Version"] == "compute 2.1"
     assert plain.headers["X-OpenStack-Nova-API-Version"] == "2.1"
     latest = _get(cloud, conn, "/flavors", "latest")
-    assert latest.headers["OpenStack-API-Version"] == "compute 2.96"
+    assert latest.headers["OpenStack-API-Version"] == "compute 2.104"
     legacy = _get(cloud, conn, "/flavors", "2.10", legacy=True)
     assert legacy.headers["X-OpenStack-Nova-API-Version"] == "2.10"
     assert "description" not in legacy.json()["flavors"][0]
@@ -177,10 +177,10 @@ def test_microversion_headers(cloud: Cloud, conn) -> None:
 
 
 def test_microversion_out_of_range_is_406(cloud: Cloud, conn) -> None:
-    resp = _get(cloud, conn, "/servers", "2.97")
+    resp = _get(cloud, conn, "/servers", "2.105")
     assert resp.status_code == 406
     assert resp.headers["Content-Type"].startswith("application/json")
-    assert "Version 2.97 is not supported by the API" in json.dumps(resp.json())
+    assert "Version 2.105 is not supported by the API" in json.dumps(resp.json())
     sdk = conn.compute.get("/servers", microversion="2.200")
     assert sdk.status_code == 406
 
@@ -430,6 +430,68 @@ def test_create_from_image_and_delete(cloud: Cloud, conn) -> None:
     assert cloud.est.get("servers", server.id) is None
     assert cloud.est.get("ports", ports[0]["id"]) is None
     assert len(cloud.servers()) == before
+
+
+def test_microversions_up_to_2_104_as_nova_34_shows_them(cloud: Cloud, conn) -> None:
+    image = next(
+        i for i in cloud.est.all("images", cloud.region) if i.get("os_distro") and i["status"] == "active"
+    )
+    flavor, network = _small_flavor(cloud), _admin_network(cloud)
+    group = next(iter(cloud.est.all("server_groups", cloud.region)))
+    resp = conn.compute.post(
+        "/servers",
+        json={
+            "server": {"name": "pytest-hints", "flavorRef": flavor["id"], "imageRef": image["id"],
+                       "networks": [{"uuid": network["id"]}]},
+            "os:scheduler_hints": {"same_host": group["id"], "query": ["a", "b"]},
+        },
+        microversion="2.100",
+    )  # fmt: skip
+    assert resp.status_code == 202, resp.text
+    server_id = resp.json()["server"]["id"]
+    try:
+        path = f"/servers/{server_id}"
+        at_100 = _get(cloud, conn, path, "2.100").json()["server"]
+        assert at_100["scheduler_hints"] == {"same_host": [group["id"]], "query": ["a", "b"]}  # values: lists
+        assert at_100["image"]["properties"]["os_distro"] == image["os_distro"]
+        assert "os_version" not in at_100["image"]["properties"]  # not an image property Nova keeps
+        at_97 = _get(cloud, conn, path, "2.97").json()["server"]
+        assert "scheduler_hints" not in at_97 and "properties" not in at_97["image"]
+        others = _get(cloud, conn, "/servers/detail", "2.104", all_tenants="1").json()["servers"]
+        assert all(
+            s["scheduler_hints"] == {} for s in others if s["id"] != server_id and not s.get("server_groups")
+        )
+        volume = {"id": conn.block_storage.create_volume(size=1, name="pytest-2101").id}
+        body = {"volumeAttachment": {"volumeId": volume["id"]}}
+        path = f"/servers/{server_id}/os-volume_attachments"
+        attach = conn.compute.post(path, json=body, microversion="2.101")
+        assert attach.status_code == 202 and not attach.content, attach.text  # 2.101: accepted, no body
+        assert cloud.est.get("volumes", volume["id"])["status"] == "in-use"
+    finally:
+        conn.compute.delete_server(server_id)
+    flavors = _get(cloud, conn, "/flavors/detail", "2.102").json()["flavors"]
+    assert not {"rxtx_factor", "OS-FLV-DISABLED:disabled"} & set().union(*flavors)
+    assert {"rxtx_factor", "OS-FLV-DISABLED:disabled"} <= set(
+        _get(cloud, conn, "/flavors/detail", "2.101").json()["flavors"][0]
+    )
+
+
+def test_progress_fault_and_security_groups_follow_the_server_state(cloud: Cloud, conn) -> None:
+    servers = _get(cloud, conn, "/servers/detail", "2.96", all_tenants="1").json()["servers"]
+    for server in servers:
+        assert ("progress" in server) == (
+            server["status"] in ("ACTIVE", "BUILD", "RESIZE", "VERIFY_RESIZE")
+        ), server
+        assert ("fault" in server) == (server["status"] == "ERROR"), server
+        if "security_groups" in server:
+            assert server["security_groups"]
+    errors = [s for s in servers if s["status"] == "ERROR"]
+    assert errors and all(s["fault"]["details"].startswith("Traceback") for s in errors)  # admin sees details
+    member = cloud.connect("zoe.green", "acme-prod")
+    own = member.compute.get("/servers/detail", microversion="2.96").json()["servers"]
+    assert all(
+        "details" not in s["fault"] for s in own if s["status"] == "ERROR"
+    )  # a 500's details: admin only
 
 
 def test_create_from_volume(cloud: Cloud, conn) -> None:
