@@ -20,7 +20,7 @@ from pf9lib.store.reader import Store
 
 USAGE_DELTAS = "pf9_tenant_usage_deltas"
 SNAPSHOT_BIRTHS = "pf9_snapshot_births"
-USAGE_MEASURES = ("vms", "vcpus", "ram_mb", "volumes", "volume_gb")
+USAGE_MEASURES = ("vms", "vcpus", "ram_mb", "disk_gb", "volumes", "volume_gb")
 
 # Each stored state of a server or volume holds from its run until the object's next state (or forever):
 # it counts at the end of every day from the day it was observed to the day before the next state's day
@@ -30,11 +30,12 @@ USAGE_MEASURES = ("vms", "vcpus", "ram_mb", "volumes", "volume_gb")
 _USAGE_DELTAS = """
     WITH spans AS (
         SELECT cloud, region, project_id, project_name, op, observed_at, 1 AS vms,
-               coalesce(vcpus, 0) AS vcpus, coalesce(ram_mb, 0) AS ram_mb, 0 AS volumes, 0 AS volume_gb,
+               coalesce(vcpus, 0) AS vcpus, coalesce(ram_mb, 0) AS ram_mb, coalesce(disk_gb, 0) AS disk_gb,
+               0 AS volumes, 0 AS volume_gb,
                lead(observed_at) OVER (PARTITION BY cloud, region, id ORDER BY observed_at, run_id) AS next_at
         FROM servers_history
         UNION ALL
-        SELECT cloud, region, project_id, project_name, op, observed_at, 0, 0, 0, 1, coalesce(size_gb, 0),
+        SELECT cloud, region, project_id, project_name, op, observed_at, 0, 0, 0, 0, 1, coalesce(size_gb, 0),
                lead(observed_at) OVER (PARTITION BY cloud, region, id ORDER BY observed_at, run_id)
         FROM volumes_history
     ), days AS (
@@ -43,16 +44,17 @@ _USAGE_DELTAS = """
         FROM spans WHERE op = 'upsert'
     ), deltas AS (
         SELECT cloud, region, project_id, project_name, first_day AS day, observed_at, vms, vcpus, ram_mb,
-               volumes, volume_gb
+               disk_gb, volumes, volume_gb
         FROM days WHERE last_day IS NULL OR last_day >= first_day
         UNION ALL
         SELECT cloud, region, project_id, project_name, last_day + 1, observed_at, -vms, -vcpus, -ram_mb,
-               -volumes, -volume_gb
+               -disk_gb, -volumes, -volume_gb
         FROM days WHERE last_day >= first_day
     )
     SELECT cloud, region, project_id, day, arg_max(project_name, observed_at) AS project_name,
            sum(vms)::BIGINT AS vms, sum(vcpus)::BIGINT AS vcpus, sum(ram_mb)::BIGINT AS ram_mb,
-           sum(volumes)::BIGINT AS volumes, sum(volume_gb)::BIGINT AS volume_gb
+           sum(disk_gb)::BIGINT AS disk_gb, sum(volumes)::BIGINT AS volumes,
+           sum(volume_gb)::BIGINT AS volume_gb
     FROM deltas GROUP BY cloud, region, project_id, day
 """
 
@@ -95,9 +97,9 @@ def usage_trend(
     project: Filter = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
-    """Per tenant and UTC day: VMs, vCPUs, RAM MB (servers' flavors), volumes and volume GB held at the end of
-    the day (as-of reconstruction from the history), the last `days` days; tenants holding nothing in the
-    whole window are left out."""
+    """Per tenant and UTC day: VMs, vCPUs, RAM MB, root disk GB (servers' flavors), volumes and volume GB
+    held at the end of the day (as-of reconstruction from the history), the last `days` days; tenants
+    holding nothing in the whole window are left out."""
     store = as_store(store)
     deltas = store.cached(USAGE_DELTAS, _USAGE_DELTAS, ("run_ends",))
     clause, params = where(cloud=cloud, region=region, project=project)
