@@ -19,7 +19,7 @@ from pf9lib.store import as_store
 from pf9lib.store.reader import Store
 
 USAGE_DELTAS = "pf9_tenant_usage_deltas"
-SNAPSHOT_BIRTHS = "pf9_snapshot_births"
+BIRTHS = "pf9_births"
 USAGE_MEASURES = ("vms", "vcpus", "ram_mb", "disk_gb", "volumes", "volume_gb")
 
 # Each stored state of a server or volume holds from its run until the object's next state (or forever):
@@ -173,19 +173,25 @@ def drift_trend(
     return out
 
 
-# Each snapshot once, as first seen: its project, creation time, size and whether a policy made it. Kept from
-# the history, so snapshots since pruned or deleted still count on the day they were made.
-_SNAPSHOT_BIRTHS = """
-    SELECT cloud, region, id, arg_min(project_id, observed_at) AS project_id,
+# Each server, volume and snapshot once, as first seen: its project, creation time, size (GB: a volume's or
+# snapshot's size, a server's root disk) and whether a policy made it (snapshots). Kept from the history, so
+# objects since deleted still count on the day they were made.
+_BIRTHS = """
+    SELECT '{kind}' AS type, cloud, region, id, arg_min(project_id, observed_at) AS project_id,
            arg_min(project_name, observed_at) AS project_name, arg_min(created_at, observed_at) AS created_at,
-           arg_min(size_gb, observed_at) AS size_gb, arg_min(is_automatic, observed_at) AS is_automatic
-    FROM snapshots_history WHERE op = 'upsert' GROUP BY cloud, region, id
+           arg_min({gb}, observed_at) AS gb, arg_min({automatic}, observed_at) AS is_automatic
+    FROM {kind}_history WHERE op = 'upsert' GROUP BY cloud, region, id
 """
 
 
-def snapshot_births(store: Store) -> str:
-    """The table of every snapshot the history ever saw, once (kept current by the store)."""
-    return store.cached(SNAPSHOT_BIRTHS, _SNAPSHOT_BIRTHS, ("run_ends",))
+def births(store: Store) -> str:
+    """The table of every server, volume and snapshot the history ever saw, once each (kept current)."""
+    parts = [
+        _BIRTHS.format(kind="servers", gb="disk_gb", automatic="NULL::BOOLEAN"),
+        _BIRTHS.format(kind="volumes", gb="size_gb", automatic="NULL::BOOLEAN"),
+        _BIRTHS.format(kind="snapshots", gb="size_gb", automatic="is_automatic"),
+    ]
+    return store.cached(BIRTHS, " UNION ALL ".join(parts), ("run_ends",))
 
 
 def snapshot_trend(
@@ -208,9 +214,10 @@ def snapshot_trend(
                    arg_max(project_name, created_at) AS project_name, count(*) AS created,
                    count(*) FILTER (WHERE is_automatic) AS automatic,
                    count(*) FILTER (WHERE NOT coalesce(is_automatic, false)) AS manual,
-                   coalesce(sum(size_gb), 0) AS created_gb
-            FROM "{snapshot_births(store)}"
-            WHERE {clause} AND CAST(created_at AS DATE) BETWEEN ? AND ? GROUP BY ALL""",
+                   coalesce(sum(gb), 0) AS created_gb
+            FROM "{births(store)}"
+            WHERE type = 'snapshots' AND {clause} AND CAST(created_at AS DATE) BETWEEN ? AND ?
+            GROUP BY ALL""",
         [*params, start, end],
     )
     return _zero_fill(df, start, end, ["created", "automatic", "manual", "created_gb"])

@@ -33,6 +33,7 @@ __all__ = [
     "health_breakdown",
     "quota_usage",
     "snapshot_trend",
+    "tenant_counts",
     "tenant_health",
     "tenant_risk",
     "tenant_summary",
@@ -311,6 +312,20 @@ _SUMMARY = """
 """
 
 
+def tenant_counts(
+    store: Store | Path | str,
+    *,
+    cloud: Filter = None,
+    region: Filter = None,
+    project: Filter = None,
+) -> pd.DataFrame:
+    """Per tenant: VMs (running = ACTIVE), vCPUs, RAM MB, volumes and GB, networks it owns in the region,
+    users (distinct users with a role assignment on the project; group members not expanded)."""
+    store = as_store(store)
+    tenants, params = tenants_sql(cloud, region, project)
+    return store.sql(_SUMMARY.format(tenants=tenants), params)
+
+
 def tenant_summary(
     store: Store | Path | str,
     *,
@@ -320,15 +335,12 @@ def tenant_summary(
     now: datetime | None = None,
     sla: SlaSource | None = None,
 ) -> pd.DataFrame:
-    """Per tenant: VMs (running = ACTIVE), vCPUs, RAM, volumes and GB, networks it owns in the region, users
-    (distinct users with a role on the project), SLA status, health with its status, risk with its level."""
+    """Per tenant: the counts of tenant_counts (VMs, running VMs, vCPUs, RAM, volumes and GB, networks,
+    users), SLA status, health with its status, risk with its level."""
     store = as_store(store)
-    tenants, params = tenants_sql(cloud, region, project)
-    df = store.sql(_SUMMARY.format(tenants=tenants), params)
+    df = tenant_counts(store, cloud=cloud, region=region, project=project)
     scope = {"cloud": cloud, "region": region, "project": project, "now": now}
     health = tenant_health(store, sla=sla, **scope)[TENANT_KEY + ["health", "status", "sla_status"]]
-    risk = tenant_risk(store, **scope)[TENANT_KEY + ["risk", "level"]]
-    df = df.merge(health, on=TENANT_KEY, how="left").merge(
-        risk.rename(columns={"level": "risk_level"}), on=TENANT_KEY, how="left"
-    )
+    risk = tenant_risk(store, **scope)[TENANT_KEY + ["risk", "level"]].rename(columns={"level": "risk_level"})
+    df = df.merge(health, on=TENANT_KEY, how="left").merge(risk, on=TENANT_KEY, how="left")
     return df.sort_values(["cloud", "region", "project_name", "project_id"]).reset_index(drop=True)
