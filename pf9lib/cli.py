@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "drift_cmd",
     "metrics_cmd",
     "schedule_cmd",
+    "tenants_cmd",
 )
 
 
