@@ -45,8 +45,6 @@ STATE_VIEW = "drift_event_state"
 _BASE = ("cloud", "region", "id", "name", "project_id", "project_name", "domain_id", "domain_name", "change")
 
 
-
-
 def event_id(rule_id: str, cloud: str, region: str, object_id: str, run_id: str) -> str:
     """Deterministic: the same rule on the same object in the same run is the same event."""
     key = "\x1f".join((rule_id, cloud, region, object_id, run_id))

@@ -121,10 +121,13 @@ def sla_compliance(
     `sla_status`; "no policy data" (and no %) until pf9lib.analytics.sla exists. `enrolled_volumes` counts
     the volumes with auto_snapshot on either way."""
     store = as_store(store)
-    clause, params = where(cloud=cloud, region=region)
+    clause, params = where("cr", cloud=cloud, region=region)
     df = store.sql(
-        f"""SELECT cloud, region, count(*) FILTER (WHERE auto_snapshot)::BIGINT AS enrolled_volumes
-            FROM volumes WHERE {clause} GROUP BY ALL ORDER BY cloud, region""",
+        f"""SELECT cr.cloud, cr.region, coalesce(n, 0)::BIGINT AS enrolled_volumes
+            FROM ({_CLOUD_REGIONS}) cr LEFT JOIN (
+                SELECT cloud, region, count(*) FILTER (WHERE auto_snapshot) AS n FROM volumes GROUP BY ALL
+            ) v USING (cloud, region)
+            WHERE {clause} ORDER BY cr.cloud, cr.region""",
         params,
     )
     source = sla or tenants._sla_source()

@@ -175,7 +175,7 @@ _UNATTACHED = """
     )
     SELECT c.cloud, c.region, c.project_id, c.project_name, c.id, c.name, c.size_gb AS gb, c.volume_type,
            c.created_at, d.last_attached_at,
-           CASE WHEN d.last_attached_at IS NULL THEN least(c.created_at, d.first_seen_detached)
+           CASE WHEN d.last_attached_at IS NULL THEN coalesce(c.created_at, d.first_seen_detached)
                 ELSE d.first_seen_detached END AS unattached_since
     FROM cur c JOIN detached d USING (cloud, region, id)
 """

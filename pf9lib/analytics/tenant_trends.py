@@ -106,7 +106,7 @@ def usage_trend(
     start, end = _window(store, days, now)
     sql = _USAGE_TREND.format(
         deltas=deltas,
-        where=clause.replace("?", "$p"),  # named parameters below: one style per statement
+        where=_named(clause),  # named parameters below: one style per statement
         sums=", ".join(f"sum({m}) AS {m}" for m in USAGE_MEASURES),
         running=", ".join(
             f"coalesce(b.{m}, 0) + sum(coalesce(w.{m}, 0)) OVER "
@@ -115,14 +115,13 @@ def usage_trend(
         ),
         columns=", ".join(f"r.{m}::BIGINT AS {m}" for m in USAGE_MEASURES),
     )
-    return store.sql(_named(sql, len(params)), {**_params(params), "start": start, "end": end})
+    return store.sql(sql, {**_params(params), "start": start, "end": end})
 
 
-def _named(sql: str, count: int) -> str:
-    """`$p` placeholders from scope.where numbered $p0, $p1 … in order, so they mix with named ones."""
-    for i in range(count):
-        sql = sql.replace("$p", f"$p{i}_", 1)
-    return sql
+def _named(clause: str) -> str:
+    """scope.where's `?` placeholders as $p0_, $p1_ … in order, so they mix with named ones."""
+    parts = clause.split("?")
+    return "".join(part + (f"$p{i}_" if i < len(parts) - 1 else "") for i, part in enumerate(parts))
 
 
 def _params(params: list) -> dict:
