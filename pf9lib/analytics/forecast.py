@@ -47,7 +47,7 @@ def holt(series: pd.Series, horizon: int) -> pd.DataFrame:
 
     y = np.asarray(series, dtype=float)
     fit = ExponentialSmoothing(y, trend="add", initialization_method="estimated").fit()
-    paths = fit.simulate(horizon, repetitions=500, error="add", random_state=0)
+    paths = fit.simulate(horizon, repetitions=500, error="add", rng=np.random.default_rng(0))
     paths = np.asarray(paths).reshape(horizon, -1)
     tail = (1 - LEVEL) / 2
     return pd.DataFrame(
