@@ -26,7 +26,7 @@ from pf9lib.analytics.rightsizing import (
     unused_floating_ips,
     waste_candidates,
 )
-from pf9lib.analytics.scope import Filter, now_of, values, where
+from pf9lib.analytics.scope import Filter, complete_days, now_of, values, where
 from pf9lib.analytics.tenant_trends import usage_trend
 from pf9lib.store import as_store
 from pf9lib.store.reader import Store
@@ -96,9 +96,9 @@ def hypervisor_allocation(
     capacity), Nova's own usage counters, the newest measured CPU / memory / root-fs % (`cpu_pct`, `mem_pct`,
     `fs_pct`, `metrics_stale`) and the average and peak of the daily roll-ups over the last `days` days."""
     store = as_store(store)
-    end = now_of(store, now)
+    start, end = complete_days(store, days, now)
     clause, params = where("h", cloud=cloud, region=region)
-    df = store.sql(_HYPERVISORS.format(where=clause), [end - timedelta(days=days), end, *params])
+    df = store.sql(_HYPERVISORS.format(where=clause), [start, end, *params])
     latest = latest_hosts(store)
     if latest.empty:
         df[["cpu_pct", "mem_pct", "fs_pct"]] = np.nan

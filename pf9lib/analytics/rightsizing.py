@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pf9lib.analytics.scope import Filter, now_of, where
+from pf9lib.analytics.scope import Filter, complete_days, now_of, where
 from pf9lib.store import as_store
 from pf9lib.store.reader import Store
 
@@ -68,11 +68,11 @@ def idle_vms(
     """VMs whose daily average CPU stayed below `cpu_pct` % on each of the last `days` days (every one of
     those days measured); shelving or deleting one frees its vCPUs and RAM."""
     store = as_store(store)
-    end = now_of(store, now)
+    start, end = complete_days(store, days, now)
     clause, params = where("s", cloud=cloud, region=region, project=project)
     df = store.sql(
         f"SELECT * FROM ({_VM_DAYS.format(where=clause)}) WHERE days_measured >= ? AND cpu_daily_avg_max < ?",
-        [*params, end - timedelta(days=days), end, days, cpu_pct],
+        [*params, start, end, days, cpu_pct],
     )
     df["reason"] = [
         f"daily average CPU below {cpu_pct:g}% on each of the last {days} days (highest {x:.1f}%)"
@@ -106,19 +106,20 @@ def oversized_vms(
     """VMs whose flavor is larger than their peaks need: with at least `min_days` measured days in the last
     `days`, the vCPUs and RAM that would hold the peak CPU % and memory % at `target_pct` % are computed, and
     the smallest flavor of the region that fits them (and the root disk) and is smaller than the current
-    one is suggested; frees the difference. VMs with no smaller fitting flavor are not listed."""
+    one is suggested; frees the difference. Without memory figures only the vCPUs are judged (the RAM it
+    has counts as needed). VMs with no smaller fitting flavor are not listed."""
     store = as_store(store)
-    end = now_of(store, now)
+    start, end = complete_days(store, days, now)
     clause, params = where("s", cloud=cloud, region=region, project=project)
     vms = store.sql(
         f"SELECT * FROM ({_VM_DAYS.format(where=clause)}) WHERE days_measured >= ? AND cpu_peak IS NOT NULL",
-        [*params, end - timedelta(days=days), end, min_days],
+        [*params, start, end, min_days],
     )
     if vms.empty:
         return _frame(vms.assign(reason=pd.Series(dtype=str)), "oversized_vm", "servers")
-    mem_peak = vms["mem_peak"].fillna(100.0)  # no memory figure: assume all of it is needed
     vms["need_vcpus"] = (vms["vcpus"] * vms["cpu_peak"] / target_pct).apply(lambda v: max(1, -(-v // 1)))
-    vms["need_ram_mb"] = (vms["ram_mb"] * mem_peak / target_pct).round()
+    # Without a memory figure the RAM it has is taken as needed: only the vCPUs are judged.
+    vms["need_ram_mb"] = (vms["ram_mb"] * vms["mem_peak"] / target_pct).round().fillna(vms["ram_mb"])
     fits = _smaller_flavors(store, vms)
     df = vms.merge(fits, on=["cloud", "region", "id"], how="inner")
     df["vcpus_now"], df["ram_mb_now"] = df["vcpus"], df["ram_mb"]

@@ -9,7 +9,7 @@ project id a regional object names that Keystone did not list (an orphan is stil
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pf9lib.store.reader import VISIBLE_STATUSES, Store
@@ -20,6 +20,14 @@ Filter = str | list[str] | tuple[str, ...] | None
 def now_of(store: Store, now: datetime | None) -> datetime:
     """The end of every window: the `now` given, else the time the store describes."""
     return (now or store.now).astimezone(UTC)
+
+
+def complete_days(store: Store, days: float, now: datetime | None) -> tuple[datetime, datetime]:
+    """The last `days` whole UTC days before the day of now, as [start, end) — what daily roll-ups cover
+    (a day's roll-up is stamped with the day's midnight and exists once the day is over)."""
+    end = now_of(store, now)
+    midnight = datetime.combine(end.date(), datetime.min.time(), UTC)
+    return midnight - timedelta(days=days), midnight
 
 
 def values(value: Filter) -> list[str] | None:

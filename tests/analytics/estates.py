@@ -138,3 +138,39 @@ def write_run(
         writer.write_type(kind, REGION, raws, True, partial(normalize, kind, lookups=lookups))
     writer.finish()
     return writer.run_id
+
+
+def write_vm_daily(
+    data_dir: Path, server_id: str, days: list[datetime], cpu_avg: float, cpu_max: float, mem_max: float
+) -> None:
+    """Daily VM roll-ups as the metrics store keeps them (one file), for a server of the inventory."""
+    import pyarrow as pa
+
+    from pf9lib.store.layout import Layout, write_table
+    from pf9lib.store.schema import METRIC_TABLES
+
+    table = next(t for t in METRIC_TABLES if t.name == "metric_vms_daily")
+    rows = [
+        {name: None for name in table.schema.names}
+        | {
+            "period": day,
+            "vm_key": server_id,
+            "instance_uuid": server_id,
+            "samples": 24,
+            "cpu_pct_avg": cpu_avg,
+            "cpu_pct_max": cpu_max,
+            "cpu_pct_n": 24,
+            "mem_pct_avg": mem_max / 2,
+            "mem_pct_max": mem_max,
+            "mem_pct_n": 24,
+            "written_at": day,
+        }
+        for day in days
+    ]
+    write_table(
+        Layout(data_dir),
+        table,
+        pa.Table.from_pylist(rows),
+        f"{server_id}-test",
+        date=days[0].strftime("%Y-%m-%d"),
+    )

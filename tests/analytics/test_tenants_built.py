@@ -13,7 +13,7 @@ from pf9lib.analytics import capacity, landing, tenants
 from pf9lib.analytics.drift_events import acknowledge, evaluate_run
 from pf9lib.store.events import append_events
 from pf9lib.store.reader import open_store
-from tests.analytics.estates import T0, hypervisor, quota, server, snapshot, volume, write_run
+from tests.analytics.estates import T0, hypervisor, quota, server, snapshot, volume, write_run, write_vm_daily
 
 
 def test_sla_part_plugs_in_and_costs_0_2_points_per_percent_not_compliant(tmp_path):
@@ -224,3 +224,33 @@ def test_waste_candidates_say_why_and_what_they_free(tmp_path):
     assert waste.at["n9", "gb"] == 7 and waste.at["n9", "reason"].startswith("210 days old")
     assert waste.at["f1", "ips"] == 1 and "f2" not in waste.index
     assert set(waste["cloud"]) == {"c1"} and set(waste["region"]) == {"R1"}
+
+
+def test_idle_and_oversized_vms_from_daily_roll_ups(tmp_path):
+    flavors = [
+        {"id": f"f{i}", "name": n, "vcpus": v, "ram": r, "disk": d}
+        for i, (n, v, r, d) in enumerate(
+            [("small", 1, 2048, 20), ("medium", 2, 4096, 20), ("large", 8, 16384, 20)]
+        )
+    ]
+    servers = [
+        server(1, vcpus=8, ram=16384, flavor="large"),
+        server(2, vcpus=8, ram=16384, flavor="large"),
+        server(3, vcpus=2, ram=4096, flavor="medium"),
+    ]
+    write_run(tmp_path, 10, {"servers": servers, "flavors": flavors})
+    days = [T0 + timedelta(days=d) for d in range(3, 10)]  # the 7 whole days before the run's day
+    write_vm_daily(tmp_path, "s1", days, cpu_avg=2.0, cpu_max=20.0, mem_max=30.0)  # idle and oversized
+    write_vm_daily(tmp_path, "s2", days, cpu_avg=50.0, cpu_max=95.0, mem_max=90.0)  # busy
+    write_vm_daily(tmp_path, "s3", days[1:], cpu_avg=1.0, cpu_max=3.0, mem_max=10.0)  # one day unmeasured
+    store = open_store(tmp_path)
+    idle = capacity.idle_vms(store)
+    assert idle["id"].tolist() == ["s1"] and (idle.at[0, "vcpus"], idle.at[0, "ram_mb"]) == (8, 16384)
+    big = capacity.oversized_vms(store, days=7, min_days=7).set_index("id")
+    # s1: 8 × 20 / 70 → 3 vCPUs, 16384 × 30 / 70 → 7022 MB: "large" is the only flavor that fits, and it is
+    # not smaller; the 7-day window is what s3 misses a day of
+    assert big.empty
+    big = capacity.oversized_vms(store, days=7, min_days=6, target_pct=90).set_index("id")
+    # s1 at 90 %: 2 vCPUs, 5461 MB → still only "large"; s3: 1 vCPU, 455 MB → "small" frees 1 vCPU, 2048 MB
+    assert big.index.tolist() == ["s3"] and big.at["s3", "suggested_flavor"] == "small"
+    assert (big.at["s3", "vcpus"], big.at["s3", "ram_mb"]) == (1, 2048)
