@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pf9lib.analytics.forecast import Model, days_to_threshold, linear_trend, method_of
+from pf9lib.analytics.forecast import Model, forecast_many, linear_trend, method_of
 from pf9lib.analytics.monitoring import latest_hosts
 from pf9lib.analytics.rightsizing import (
     idle_vms,
@@ -26,7 +26,7 @@ from pf9lib.analytics.rightsizing import (
     unused_floating_ips,
     waste_candidates,
 )
-from pf9lib.analytics.scope import Filter, complete_days, now_of, values, where
+from pf9lib.analytics.scope import Filter, complete_days, now_of, query, values, where
 from pf9lib.analytics.tenant_trends import usage_trend
 from pf9lib.store import as_store
 from pf9lib.store.reader import Store
@@ -98,7 +98,7 @@ def hypervisor_allocation(
     store = as_store(store)
     start, end = complete_days(store, days, now)
     clause, params = where("h", cloud=cloud, region=region)
-    df = store.sql(_HYPERVISORS.format(where=clause), [start, end, *params])
+    df = query(store, _HYPERVISORS.format(where=clause), [start, end, *params])
     latest = latest_hosts(store)
     if latest.empty:
         df[["cpu_pct", "mem_pct", "fs_pct"]] = np.nan
@@ -128,7 +128,8 @@ def aggregate_allocation(
     store = as_store(store)
     hv = hypervisor_allocation(store, days, cloud=cloud, region=region, now=now)
     clause, params = where(cloud=cloud, region=region)
-    aggs = store.sql(
+    aggs = query(
+        store,
         f"""SELECT cloud, region, id AS aggregate_id, name AS aggregate, availability_zone,
                    unnest(coalesce(hosts, [])) AS host
             FROM aggregates WHERE {clause}""",
@@ -155,35 +156,28 @@ def aggregate_allocation(
 
 # --------------------------------------------------------------------------------------------- forecasts
 
-# A quota's state at the end of each day of the window (ASOF: the newest row observed before the day ends),
-# read once per distinct stored row and spread over the days it held.
+# Every stored quota row parsed once into (resource, limit, used): kept by the store, rebuilt when a run
+# became visible. Tombstones stay (op) so a deleted project's quotas end where it did.
+_QUOTA_ROWS = """
+    SELECT h.cloud, h.region, h.id, h.project_id, h.project_name, h.service, h.op, h.observed_at,
+           r.key AS resource, TRY_CAST(r.value AS DOUBLE) AS "limit",
+           coalesce(TRY_CAST(h.raw::JSON -> 'usage' -> r.key ->> 'in_use' AS DOUBLE), 0)
+           + coalesce(TRY_CAST(h.raw::JSON -> 'usage' -> r.key ->> 'reserved' AS DOUBLE), 0) AS used
+    FROM quotas_history h, json_each(h.raw::JSON -> 'limits') r
+"""
+# A quota resource's state at the end of each day of the window: the newest row observed before the day ends.
 _QUOTA_DAILY = """
-    WITH q AS (
-        SELECT cloud, region, id, project_id, project_name, service, op, observed_at, run_id
-        FROM quotas_history WHERE {where}
-    ), grid AS (
-        SELECT cloud, region, id, CAST(d AS DATE) AS day, d + INTERVAL 1 DAY AS day_end
-        FROM (SELECT DISTINCT cloud, region, id FROM q),
+    WITH s AS (SELECT * FROM "{rows}" WHERE {where}),
+    grid AS (
+        SELECT k.*, CAST(d AS DATE) AS day, d + INTERVAL 1 DAY AS day_end
+        FROM (SELECT DISTINCT cloud, region, id, resource FROM s) k,
              (SELECT unnest(generate_series(CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ),
                                             INTERVAL 1 DAY)) AS d)
-    ), st AS (
-        SELECT g.day, q.* FROM grid g ASOF JOIN q
-        ON g.cloud = q.cloud AND g.region = q.region AND g.id = q.id AND q.observed_at < g.day_end
-    ), held AS (
-        SELECT DISTINCT cloud, region, id, observed_at, run_id FROM st WHERE op = 'upsert'
-    ), parsed AS (
-        SELECT h.cloud, h.region, h.id, h.observed_at, h.run_id, r.key AS resource,
-               TRY_CAST(r.value AS DOUBLE) AS "limit",
-               coalesce(TRY_CAST(qh.raw::JSON -> 'usage' -> r.key ->> 'in_use' AS DOUBLE), 0)
-               + coalesce(TRY_CAST(qh.raw::JSON -> 'usage' -> r.key ->> 'reserved' AS DOUBLE), 0) AS used
-        FROM held h JOIN quotas_history qh USING (cloud, region, id, run_id),
-             json_each(qh.raw::JSON -> 'limits') r
     )
-    SELECT st.day, st.cloud, st.region, st.project_id, st.project_name, st.service, p.resource, p."limit",
-           p.used
-    FROM st JOIN parsed p USING (cloud, region, id, observed_at, run_id)
-    WHERE st.op = 'upsert' AND p."limit" > 0 {resource_filter}
-    ORDER BY st.cloud, st.region, st.project_id, st.service, p.resource, st.day
+    SELECT g.day, s.cloud, s.region, s.project_id, s.project_name, s.service, s.resource, s."limit", s.used
+    FROM grid g ASOF JOIN s ON g.cloud = s.cloud AND g.region = s.region AND g.id = s.id
+                            AND g.resource = s.resource AND s.observed_at < g.day_end
+    WHERE s.op = 'upsert'
 """
 
 _FORECAST_COLUMNS = [
@@ -202,13 +196,11 @@ _FORECAST_COLUMNS = [
 def _forecast_rows(
     daily: pd.DataFrame, keys: list[str], value: str, threshold: pd.Series, horizon: int, model: Model
 ) -> pd.DataFrame:
-    rows = []
-    for key, part in daily.groupby(keys, sort=True, dropna=False):
-        series = part.sort_values("day")[value]
-        rows.append(
-            {**dict(zip(keys, key, strict=True)), **days_to_threshold(series, threshold[key], horizon, model)}
-        )
-    out = pd.DataFrame(rows, columns=keys + _FORECAST_COLUMNS)
+    """One forecast row per series (keys) of a long daily frame."""
+    wide = daily.pivot_table(index=keys, columns="day", values=value, aggfunc="last", dropna=False)
+    wide = wide.dropna(how="all")
+    got = forecast_many(wide, threshold, horizon, model)
+    out = got.reset_index()[keys + _FORECAST_COLUMNS]
     out["horizon_days"] = horizon
     out["method"] = method_of(model)
     return out
@@ -242,21 +234,21 @@ def quota_forecast(
         params.append(names)
     end = now_of(store, now)
     start = end - timedelta(days=days - 1)
-    resource_filter = ""
     wanted = values(resource)
-    tail: list = []
     if wanted is not None:
-        resource_filter = "AND p.resource IN (SELECT unnest(?::VARCHAR[]))"
-        tail = [wanted]
+        clause += " AND resource IN (SELECT unnest(?::VARCHAR[]))"
+        params.append(wanted)
     day0 = datetime.combine(start.date(), datetime.min.time(), end.tzinfo)
     day1 = datetime.combine(end.date(), datetime.min.time(), end.tzinfo)
-    daily = store.sql(
-        _QUOTA_DAILY.format(where=clause, resource_filter=resource_filter), [*params, day0, day1, *tail]
-    )
+    rows = store.cached("pf9_quota_rows", _QUOTA_ROWS, ("run_ends",))
+    daily = store.sql(_QUOTA_DAILY.format(rows=rows, where=clause), [*params, day0, day1])
     keys = ["cloud", "region", "project_id", "project_name", "service", "resource"]
+    daily["project_name"] = daily["project_name"].fillna("")
+    limit = daily.sort_values("day").groupby(keys)["limit"].last()
+    limit = limit[limit > 0]  # unlimited (-1) and zero limits have nothing to reach
+    daily = daily.merge(limit.rename("_limit").reset_index(), on=keys, how="inner")
     if daily.empty:
         return pd.DataFrame(columns=keys + ["limit"] + _FORECAST_COLUMNS + ["horizon_days", "method"])
-    limit = daily.sort_values("day").groupby(keys, dropna=False)["limit"].last()
     out = _forecast_rows(daily, keys, "used", limit * threshold_pct / 100.0, horizon, model)
     out.insert(len(keys), "limit", limit.reindex(pd.MultiIndex.from_frame(out[keys])).to_numpy())
     return out.sort_values(["days", "days_earliest", *keys], na_position="last").reset_index(drop=True)

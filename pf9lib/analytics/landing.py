@@ -20,7 +20,7 @@ from pf9lib.analytics.change_log import change_log
 from pf9lib.analytics.drift_events import state_view
 from pf9lib.analytics.forecast import Model, linear_trend, method_of
 from pf9lib.analytics.quotas import quota_usage
-from pf9lib.analytics.scope import _CLOUD_REGIONS, Filter, now_of, values, where
+from pf9lib.analytics.scope import _CLOUD_REGIONS, Filter, now_of, query, values, where
 from pf9lib.analytics.summary import CARDS
 from pf9lib.analytics.tenant_trends import births
 from pf9lib.store import as_store
@@ -91,8 +91,10 @@ def health_summary(
     store = as_store(store)
     end = now_of(store, now)
     clause, params = where("cr", cloud=cloud, region=region)
-    wide = store.sql(
-        _HEALTH.format(cloud_regions=_CLOUD_REGIONS, where=clause), [end - timedelta(hours=24), end, *params]
+    wide = query(
+        store,
+        _HEALTH.format(cloud_regions=_CLOUD_REGIONS, where=clause),
+        [end - timedelta(hours=24), end, *params],
     )
     labels = dict(CARDS)
     long = wide.melt(id_vars=["cloud", "region"], value_vars=list(labels), var_name="key")
@@ -122,7 +124,8 @@ def sla_compliance(
     the volumes with auto_snapshot on either way."""
     store = as_store(store)
     clause, params = where("cr", cloud=cloud, region=region)
-    df = store.sql(
+    df = query(
+        store,
         f"""SELECT cr.cloud, cr.region, coalesce(n, 0)::BIGINT AS enrolled_volumes
             FROM ({_CLOUD_REGIONS}) cr LEFT JOIN (
                 SELECT cloud, region, count(*) FILTER (WHERE auto_snapshot) AS n FROM volumes GROUP BY ALL
@@ -146,7 +149,7 @@ def sla_compliance(
 
 
 def _hypervisor_places(store: Store) -> pd.DataFrame:
-    return store.sql("SELECT DISTINCT name AS hypervisor_hostname, cloud, region FROM hypervisors")
+    return query(store, "SELECT DISTINCT name AS hypervisor_hostname, cloud, region FROM hypervisors")
 
 
 def top_hosts(
@@ -200,7 +203,8 @@ def coverage_risks(
     store = as_store(store)
     end = now_of(store, now)
     clause, params = where("v", cloud=cloud, region=region)
-    volumes = store.sql(
+    volumes = query(
+        store,
         f"""WITH newest AS (SELECT cloud, region, volume_id, max(created_at) AS newest_snapshot
                             FROM snapshots GROUP BY ALL)
             SELECT v.cloud, v.region, v.project_id, v.project_name, v.id, v.name, v.size_gb, v.status,
@@ -249,7 +253,7 @@ def vm_hotspots(
     """7. monitoring.vm_hotspots by CPU %, memory % and allocated block storage (`by` says which), the top
     `limit` of each, placed in their cloud by the server they match."""
     store = as_store(store)
-    places = store.sql("SELECT id AS server_id, cloud, region FROM servers")
+    places = query(store, "SELECT id AS server_id, cloud, region FROM servers")
     parts = []
     for by in ("cpu_pct", "mem_pct", "block_allocation_bytes"):
         df = monitoring.vm_hotspots(store, by, limit=_BIG).drop(columns=["region"], errors="ignore")
@@ -283,7 +287,8 @@ def compliance_drift(
     store = as_store(store)
     end = now_of(store, now)
     clause, params = where(cloud=cloud, region=region)
-    return store.sql(
+    return query(
+        store,
         f"""SELECT cloud, region, project_id, arg_max(project_name, observed_at) AS project_name,
                    count(*) AS events, count(*) FILTER (WHERE NOT acknowledged) AS open,
                    count(*) FILTER (WHERE acknowledged) AS acknowledged,
@@ -300,7 +305,8 @@ def _daily_births(store: Store, days: int, cloud: Filter, region: Filter, now: d
     end = now_of(store, now).date()
     start = end - timedelta(days=days - 1)
     clause, params = where(cloud=cloud, region=region)
-    got = store.sql(
+    got = query(
+        store,
         f"""SELECT CAST(created_at AS DATE) AS day, cloud, region,
                    count(*) FILTER (WHERE type = 'servers') AS new_vms,
                    count(*) FILTER (WHERE type = 'volumes') AS new_volumes,
@@ -310,7 +316,7 @@ def _daily_births(store: Store, days: int, cloud: Filter, region: Filter, now: d
             GROUP BY ALL""",
         [*params, start, end],
     )
-    places = store.sql(f"SELECT cloud, region FROM ({_CLOUD_REGIONS}) WHERE {clause}", params)
+    places = query(store, f"SELECT cloud, region FROM ({_CLOUD_REGIONS}) WHERE {clause}", params)
     grid = places.merge(pd.DataFrame({"day": pd.date_range(start, end, freq="D").date}), how="cross")
     got["day"] = pd.to_datetime(got["day"]).dt.date
     out = grid.merge(got, on=["cloud", "region", "day"], how="left").fillna(0)
@@ -390,7 +396,8 @@ def trendlines(
     store = as_store(store)
     daily, start, end = _daily_births(store, days, cloud, region, now)
     clause, params = where(cloud=cloud, region=region)
-    gone = store.sql(
+    gone = query(
+        store,
         f"""SELECT CAST(time AS DATE) AS day, cloud, region, count(*) AS deletions
             FROM "{change_log(store)}"
             WHERE {clause} AND kind = 'deleted' AND CAST(time AS DATE) BETWEEN ? AND ? GROUP BY ALL""",

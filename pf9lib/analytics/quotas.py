@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pf9lib.analytics.scope import Filter, values, where
+from pf9lib.analytics.scope import Filter, query, values, where
 from pf9lib.store import as_store
 from pf9lib.store.reader import Store
 
@@ -71,7 +71,7 @@ def quota_usage(
     if names is not None:
         resource_filter = "AND resource IN (SELECT unnest(?::VARCHAR[]))"
         params.append(names)
-    df = store.sql(_QUOTA_USAGE.format(where=clause, resource_filter=resource_filter), params)
+    df = query(store, _QUOTA_USAGE.format(where=clause, resource_filter=resource_filter), params)
     for column in ("limit", "in_use", "reserved", "used", "headroom"):
         df[column] = df[column].astype("Float64")
     return df

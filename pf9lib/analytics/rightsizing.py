@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pf9lib.analytics.scope import Filter, complete_days, now_of, where
+from pf9lib.analytics.scope import Filter, complete_days, now_of, query, where
 from pf9lib.store import as_store
 from pf9lib.store.reader import Store
 
@@ -70,7 +70,8 @@ def idle_vms(
     store = as_store(store)
     start, end = complete_days(store, days, now)
     clause, params = where("s", cloud=cloud, region=region, project=project)
-    df = store.sql(
+    df = query(
+        store,
         f"SELECT * FROM ({_VM_DAYS.format(where=clause)}) WHERE days_measured >= ? AND cpu_daily_avg_max < ?",
         [*params, start, end, days, cpu_pct],
     )
@@ -111,7 +112,8 @@ def oversized_vms(
     store = as_store(store)
     start, end = complete_days(store, days, now)
     clause, params = where("s", cloud=cloud, region=region, project=project)
-    vms = store.sql(
+    vms = query(
+        store,
         f"SELECT * FROM ({_VM_DAYS.format(where=clause)}) WHERE days_measured >= ? AND cpu_peak IS NOT NULL",
         [*params, start, end, min_days],
     )
@@ -156,29 +158,30 @@ def _smaller_flavors(store: Store, vms: pd.DataFrame) -> pd.DataFrame:
         "FROM (SELECT unnest(?::STRUCT(cloud VARCHAR, region VARCHAR, id VARCHAR, vcpus BIGINT, "
         "ram_mb BIGINT, disk_gb BIGINT, need_vcpus BIGINT, need_ram_mb BIGINT)[], recursive := true)) c",
     )
-    return store.sql(sql, [records])
+    return query(store, sql, [records])
 
 
-_UNATTACHED = """
-    WITH cur AS (
-        SELECT * FROM volumes
-        WHERE {where} AND status = 'available' AND len(coalesce(attached_server_ids, [])) = 0
-    ), h AS (
-        SELECT h.cloud, h.region, h.id, h.observed_at, h.attached_server_id
-        FROM volumes_history h SEMI JOIN cur c ON c.cloud = h.cloud AND c.region = h.region AND c.id = h.id
-    ), last_attached AS (
-        SELECT cloud, region, id, max(observed_at) FILTER (WHERE attached_server_id IS NOT NULL) AS at
+# Per volume of the history: when it was last seen attached, and the first run that saw it detached after
+# that (kept by the store: the history only grows, and this reads all of it).
+_ATTACHMENTS = """
+    WITH h AS (SELECT cloud, region, id, observed_at, attached_server_id FROM volumes_history),
+    l AS (
+        SELECT cloud, region, id,
+               max(observed_at) FILTER (WHERE attached_server_id IS NOT NULL) AS last_attached_at
         FROM h GROUP BY ALL
-    ), detached AS (
-        SELECT h.cloud, h.region, h.id, l.at AS last_attached_at, min(h.observed_at) AS first_seen_detached
-        FROM h JOIN last_attached l USING (cloud, region, id)
-        WHERE l.at IS NULL OR h.observed_at > l.at GROUP BY ALL
     )
+    SELECT l.cloud, l.region, l.id, l.last_attached_at,
+           min(h.observed_at) FILTER (WHERE l.last_attached_at IS NULL OR h.observed_at > l.last_attached_at)
+               AS first_seen_detached
+    FROM l JOIN h USING (cloud, region, id) GROUP BY ALL
+"""
+_UNATTACHED = """
     SELECT c.cloud, c.region, c.project_id, c.project_name, c.id, c.name, c.size_gb AS gb, c.volume_type,
-           c.created_at, d.last_attached_at,
-           CASE WHEN d.last_attached_at IS NULL THEN coalesce(c.created_at, d.first_seen_detached)
-                ELSE d.first_seen_detached END AS unattached_since
-    FROM cur c JOIN detached d USING (cloud, region, id)
+           c.created_at, a.last_attached_at,
+           CASE WHEN a.last_attached_at IS NULL THEN coalesce(c.created_at, a.first_seen_detached)
+                ELSE a.first_seen_detached END AS unattached_since
+    FROM volumes c JOIN "{attachments}" a USING (cloud, region, id)
+    WHERE {where} AND c.status = 'available' AND len(coalesce(c.attached_server_ids, [])) = 0
 """
 
 
@@ -195,10 +198,12 @@ def unattached_volumes(
     attached, else since the first run that saw them detached); deleting one frees its GB."""
     store = as_store(store)
     end = now_of(store, now)
-    clause, params = where(cloud=cloud, region=region, project=project)
-    df = store.sql(
-        f"SELECT * FROM ({_UNATTACHED.format(where=clause)}) WHERE unattached_since <= ? "
-        "ORDER BY gb DESC, id",
+    clause, params = where("c", cloud=cloud, region=region, project=project)
+    attachments = store.cached("pf9_volume_attachments", _ATTACHMENTS, ("run_ends",))
+    df = query(
+        store,
+        f"SELECT * FROM ({_UNATTACHED.format(where=clause, attachments=attachments)}) "
+        "WHERE unattached_since <= ? ORDER BY gb DESC, id",
         [*params, end - timedelta(days=min_days)],
     )
     df["unattached_days"] = [(end - pd.Timestamp(t)).total_seconds() / 86400 for t in df["unattached_since"]]
@@ -244,7 +249,7 @@ def stale_snapshots(
     store = as_store(store)
     end = now_of(store, now)
     clause, params = where("s", cloud=cloud, region=region, project=project)
-    df = store.sql(_SNAPSHOTS.format(where=clause), params)
+    df = query(store, _SNAPSHOTS.format(where=clause), params)
     age = (end - pd.to_datetime(df["created_at"], utc=True)).dt.total_seconds() / 86400
     judged = df["newest_rank"].notna() & df["keeps"].notna()
     beyond = judged & (df["newest_rank"] > df["keeps"])
@@ -280,7 +285,8 @@ def unused_floating_ips(
     store = as_store(store)
     end = now_of(store, now)
     clause, params = where(cloud=cloud, region=region, project=project)
-    df = store.sql(
+    df = query(
+        store,
         f"""SELECT cloud, region, project_id, project_name, id, name, status, floating_network_id, created_at,
                    1 AS ips
             FROM floating_ips WHERE {clause} AND port_id IS NULL ORDER BY cloud, region, name""",

@@ -1,5 +1,5 @@
-"""What the tenant, landing and capacity analytics share: the cloud/region/project filters, "now", and the
-set of tenants a store knows (docs/domain.md §5).
+"""What the tenant, landing and capacity analytics share: the cloud/region/project filters, "now", the set
+of tenants a store knows (docs/domain.md §5), and the current state read through tables the store keeps.
 
 A tenant is a project of one cloud seen in one region: Keystone is global, so a project's row says
 region "global", while its VMs, volumes and quotas live in regions. The tenant analytics therefore answer per
@@ -9,10 +9,14 @@ project id a regional object names that Keystone did not list (an orphan is stil
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pf9lib.store.reader import VISIBLE_STATUSES, Store
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Filter = str | list[str] | tuple[str, ...] | None
 
@@ -99,3 +103,39 @@ def tenants_sql(cloud: Filter = None, region: Filter = None, project: Filter = N
 
 TENANT_KEY = ["cloud", "region", "project_id"]
 TENANT_COLUMNS = ["cloud", "region", "project_id", "project_name", "domain_id", "domain_name"]
+
+
+# The current-state views pick each object's newest row out of its whole history on every read: seconds once
+# a store holds a year of runs. These analytics read them through tables the store keeps instead (built once
+# per open store, rebuilt when a run became visible). Raw JSON is dropped except where an analytic reads it.
+CURRENT_TYPES = (
+    "servers",
+    "volumes",
+    "snapshots",
+    "projects",
+    "networks",
+    "hypervisors",
+    "role_assignments",
+    "flavors",
+    "aggregates",
+    "floating_ips",
+    "quotas",
+)
+_KEEPS_RAW = ("hypervisors", "quotas")
+_CURRENT_VIEW = re.compile(r"\b(FROM|JOIN)\s+(" + "|".join(CURRENT_TYPES) + r")\b(?![\w\"])")
+
+
+def current(store: Store, kind: str) -> str:
+    """The name of the table holding the current state of `kind` for this store."""
+    columns = "*" if kind in _KEEPS_RAW else "* EXCLUDE (raw)"
+    return store.cached(f"pf9_current_{kind}", f'SELECT {columns} FROM "{kind}"', ("run_ends",))
+
+
+def with_current(store: Store, sql: str) -> str:
+    """`sql` with every `FROM <type>` / `JOIN <type>` of a current-state view read from its kept table."""
+    return _CURRENT_VIEW.sub(lambda m: f'{m.group(1)} "{current(store, m.group(2))}"', sql)
+
+
+def query(store: Store, sql: str, params: list | dict | None = None) -> pd.DataFrame:
+    """store.sql over the kept current-state tables (see with_current)."""
+    return store.sql(with_current(store, sql), params)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from pf9lib.analytics.drift_events import state_view
 from pf9lib.analytics.quotas import quota_usage
-from pf9lib.analytics.scope import TENANT_COLUMNS, TENANT_KEY, Filter, now_of, tenants_sql
+from pf9lib.analytics.scope import TENANT_COLUMNS, TENANT_KEY, Filter, now_of, query, tenants_sql
 from pf9lib.analytics.tenant_trends import drift_trend, snapshot_trend, usage_trend
 from pf9lib.store import as_store
 from pf9lib.store.reader import Store
@@ -118,7 +118,7 @@ def tenant_health(
     """
     store = as_store(store)
     tenants, params = tenants_sql(cloud, region, project)
-    df = store.sql(_HEALTH_COUNTS.format(tenants=tenants, drift=state_view(store)), params)
+    df = query(store, _HEALTH_COUNTS.format(tenants=tenants, drift=state_view(store)), params)
     lost = pd.Series(0.0, index=df.index)
     for column, points, cap in HEALTH_COMPONENTS:
         df[f"{column}_lost"] = np.minimum(cap, points * df[column].astype(float))
@@ -212,7 +212,7 @@ def tenant_risk(
     store = as_store(store)
     tenants, params = tenants_sql(cloud, region, project)
     cut = now_of(store, now) - timedelta(days=stale_days)
-    df = store.sql(_RISK.format(tenants=tenants), [*params, cut])
+    df = query(store, _RISK.format(tenants=tenants), [*params, cut])
     volumes = df["volumes"].where(df["volumes"] > 0)
     df["unprotected_pct"] = (df["unprotected"] / volumes * 100.0).fillna(0.0)
     df["stale_pct"] = (df["stale"] / volumes * 100.0).fillna(0.0)
@@ -261,7 +261,7 @@ def utilisation(
     when `long=False`; `utilisation_matrix` turns the long form into tenant × metric."""
     store = as_store(store)
     tenants, params = tenants_sql(cloud, region, project)
-    df = store.sql(_UTILISATION.format(tenants=tenants), params)
+    df = query(store, _UTILISATION.format(tenants=tenants), params)
     df["active_vms_pct"] = (df["active_vms"] / df["vms"].where(df["vms"] > 0) * 100.0).fillna(0.0)
     df["in_use_volumes_pct"] = (df["in_use_volumes"] / df["volumes"].where(df["volumes"] > 0) * 100.0).fillna(
         0.0
@@ -323,7 +323,7 @@ def tenant_counts(
     users (distinct users with a role assignment on the project; group members not expanded)."""
     store = as_store(store)
     tenants, params = tenants_sql(cloud, region, project)
-    return store.sql(_SUMMARY.format(tenants=tenants), params)
+    return query(store, _SUMMARY.format(tenants=tenants), params)
 
 
 def tenant_summary(

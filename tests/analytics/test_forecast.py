@@ -56,3 +56,15 @@ def test_quota_forecast_reads_the_stored_daily_usage(tmp_path):
     assert got["days_earliest"] <= true_days <= got["days_latest"]
     assert abs(got["days"] - true_days) <= 3 and got["method"] == linear_trend.method
     assert capacity.quota_forecast(tmp_path, days=40, resource="ram").empty  # unlimited: nothing to reach
+
+
+def test_the_batched_linear_trend_is_statsmodels_ols_series_by_series():
+    from pf9lib.analytics.forecast import linear_trend_batch
+
+    many = np.vstack([_series(seed).to_numpy() for seed in range(5)] + [np.linspace(0, 9, DAYS)])
+    mean, lower, upper = linear_trend_batch(many, 30)
+    for i, row in enumerate(many):
+        one = linear_trend(pd.Series(row), 30)
+        np.testing.assert_allclose(mean[i], one["mean"], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(lower[i], one["lower"], rtol=1e-9, atol=1e-6)
+        np.testing.assert_allclose(upper[i], one["upper"], rtol=1e-9, atol=1e-6)
