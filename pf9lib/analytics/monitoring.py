@@ -47,13 +47,7 @@ def latest_hosts(store) -> pd.DataFrame:
     """)
 
 
-def latest_vms(store) -> pd.DataFrame:
-    """Latest values per VM joined to inventory servers: by instance UUID, else by libvirt domain name on the
-    same hypervisor, else by instance name (same hypervisor first).
-
-    `joined_by` says how the server was found (uuid | domain | name | NULL when it is not in the inventory).
-    """
-    return store.sql("""
+_LATEST_VMS = """
         WITH by_uuid AS (
             SELECT m.vm_key, s.id FROM metric_latest_vms m JOIN servers s ON s.id = m.instance_uuid
         ), by_domain AS (
@@ -82,7 +76,19 @@ def latest_vms(store) -> pd.DataFrame:
         LEFT JOIN joined j USING (vm_key)
         LEFT JOIN servers s ON s.id = j.id
         ORDER BY m.host, m.instance_name, m.domain
-    """)
+"""
+
+
+def latest_vms(store) -> pd.DataFrame:
+    """Latest values per VM joined to inventory servers: by instance UUID, else by libvirt domain name on the
+    same hypervisor, else by instance name (same hypervisor first).
+
+    `joined_by` says how the server was found (uuid | domain | name | NULL when it is not in the inventory).
+    Servers are read from the store's kept current-state table (pf9lib.analytics.scope.with_current).
+    """
+    from pf9lib.analytics.scope import with_current
+
+    return store.sql(with_current(store, _LATEST_VMS))
 
 
 def top_hosts(store, by: str = "cpu_pct", limit: int = 10) -> pd.DataFrame:

@@ -121,7 +121,7 @@ CURRENT_TYPES = (
     "floating_ips",
     "quotas",
 )
-_KEEPS_RAW = ("hypervisors", "quotas")
+_KEEPS_RAW = ("hypervisors", "quotas", "servers")  # servers: monitoring joins libvirt domain names
 _CURRENT_VIEW = re.compile(r"\b(FROM|JOIN)\s+(" + "|".join(CURRENT_TYPES) + r")\b(?![\w\"])")
 
 
