@@ -16,13 +16,11 @@ import pandas as pd
 
 from pf9lib.analytics import history, monitoring, tenants
 from pf9lib.analytics.change_compliance import change_compliance
-from pf9lib.analytics.change_log import change_log
 from pf9lib.analytics.drift_events import state_view
-from pf9lib.analytics.forecast import Model, linear_trend, method_of
+from pf9lib.analytics.landing_trends import capacity_trends, trendlines
 from pf9lib.analytics.quotas import quota_usage
-from pf9lib.analytics.scope import _CLOUD_REGIONS, Filter, now_of, query, values, where
+from pf9lib.analytics.scope import CLOUD_REGIONS, Filter, now_of, query, values, where
 from pf9lib.analytics.summary import CARDS
-from pf9lib.analytics.tenant_trends import births
 from pf9lib.store import as_store
 from pf9lib.store.reader import Store
 
@@ -93,7 +91,7 @@ def health_summary(
     clause, params = where("cr", cloud=cloud, region=region)
     wide = query(
         store,
-        _HEALTH.format(cloud_regions=_CLOUD_REGIONS, where=clause),
+        _HEALTH.format(cloud_regions=CLOUD_REGIONS, where=clause),
         [end - timedelta(hours=24), end, *params],
     )
     labels = dict(CARDS)
@@ -127,7 +125,7 @@ def sla_compliance(
     df = query(
         store,
         f"""SELECT cr.cloud, cr.region, coalesce(n, 0)::BIGINT AS enrolled_volumes
-            FROM ({_CLOUD_REGIONS}) cr LEFT JOIN (
+            FROM ({CLOUD_REGIONS}) cr LEFT JOIN (
                 SELECT cloud, region, count(*) FILTER (WHERE auto_snapshot) AS n FROM volumes GROUP BY ALL
             ) v USING (cloud, region)
             WHERE {clause} ORDER BY cr.cloud, cr.region""",
@@ -250,15 +248,17 @@ def vm_hotspots(
     region: Filter = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
-    """7. monitoring.vm_hotspots by CPU %, memory % and allocated block storage (`by` says which), the top
-    `limit` of each, placed in their cloud by the server they match."""
+    """7. VMs by CPU %, memory % and allocated block storage (`by` says which, `value` the figure), the top
+    `limit` of each, ranked as monitoring.vm_hotspots ranks them over one read of monitoring.latest_vms,
+    placed in their cloud by the server they match."""
     store = as_store(store)
     places = query(store, "SELECT id AS server_id, cloud, region FROM servers")
+    latest = monitoring.latest_vms(store).drop(columns=["region"], errors="ignore")
+    latest = _keep(latest.merge(places, on="server_id", how="inner"), cloud, region)
     parts = []
     for by in ("cpu_pct", "mem_pct", "block_allocation_bytes"):
-        df = monitoring.vm_hotspots(store, by, limit=_BIG).drop(columns=["region"], errors="ignore")
-        df = _keep(df.merge(places, on="server_id", how="inner"), cloud, region).head(limit)
-        parts.append(df.assign(by=by, value=df[by]))
+        top = latest[latest[by].notna()].sort_values([by, "vm_key"], ascending=[False, True]).head(limit)
+        parts.append(top.assign(by=by, value=top[by]))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -299,114 +299,6 @@ def compliance_drift(
             GROUP BY ALL ORDER BY open_critical DESC, open DESC, cloud, region, project_name""",
         [*params, end - timedelta(days=days), end],
     )
-
-
-def _daily_births(store: Store, days: int, cloud: Filter, region: Filter, now: datetime | None):
-    end = now_of(store, now).date()
-    start = end - timedelta(days=days - 1)
-    clause, params = where(cloud=cloud, region=region)
-    got = query(
-        store,
-        f"""SELECT CAST(created_at AS DATE) AS day, cloud, region,
-                   count(*) FILTER (WHERE type = 'servers') AS new_vms,
-                   count(*) FILTER (WHERE type = 'volumes') AS new_volumes,
-                   coalesce(sum(gb) FILTER (WHERE type = 'volumes'), 0) AS new_volume_gb,
-                   count(*) FILTER (WHERE type = 'snapshots') AS new_snapshots
-            FROM "{births(store)}" WHERE {clause} AND CAST(created_at AS DATE) BETWEEN ? AND ?
-            GROUP BY ALL""",
-        [*params, start, end],
-    )
-    places = query(store, f"SELECT cloud, region FROM ({_CLOUD_REGIONS}) WHERE {clause}", params)
-    grid = places.merge(pd.DataFrame({"day": pd.date_range(start, end, freq="D").date}), how="cross")
-    got["day"] = pd.to_datetime(got["day"]).dt.date
-    out = grid.merge(got, on=["cloud", "region", "day"], how="left").fillna(0)
-    for column in ("new_vms", "new_volumes", "new_volume_gb", "new_snapshots"):
-        out[column] = out[column].astype("int64")
-    return out, start, end
-
-
-def capacity_trends(
-    store: Store | Path | str,
-    days: int = 30,
-    horizon: int = 14,
-    *,
-    cloud: Filter = None,
-    region: Filter = None,
-    model: Model = linear_trend,
-    now: datetime | None = None,
-) -> pd.DataFrame:
-    """10. Daily new VMs, new volumes and new volume GB (by creation time, from the history) per cloud and
-    region over `days` days, then `horizon` days forecast by `model` (default OLS trend, 95 % prediction
-    interval). Long format: day, cloud, region, metric, value, kind (actual | forecast), lower, upper,
-    method; a forecast's `value` is the model's mean."""
-    store = as_store(store)
-    daily, _, end = _daily_births(store, days, cloud, region, now)
-    parts = []
-    for (c, r), part in daily.groupby(["cloud", "region"], sort=True):
-        for metric in ("new_vms", "new_volumes", "new_volume_gb"):
-            series = part.sort_values("day")[metric].astype(float)
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "day": part.sort_values("day")["day"],
-                        "cloud": c,
-                        "region": r,
-                        "metric": metric,
-                        "value": series,
-                        "kind": "actual",
-                    }
-                )
-            )
-            if len(series) >= 3:
-                band = model(series.reset_index(drop=True), horizon)
-                future = [end + timedelta(days=i + 1) for i in range(horizon)]
-                parts.append(
-                    pd.DataFrame(
-                        {
-                            "day": future,
-                            "cloud": c,
-                            "region": r,
-                            "metric": metric,
-                            "value": band["mean"].to_numpy(),
-                            "kind": "forecast",
-                            "lower": band["lower"].to_numpy(),
-                            "upper": band["upper"].to_numpy(),
-                        }
-                    )
-                )
-    if not parts:
-        return pd.DataFrame(
-            columns=["day", "cloud", "region", "metric", "value", "kind", "lower", "upper", "method"]
-        )
-    out = pd.concat(parts, ignore_index=True)
-    out["method"] = method_of(model)
-    return out
-
-
-def trendlines(
-    store: Store | Path | str,
-    days: int = 30,
-    *,
-    cloud: Filter = None,
-    region: Filter = None,
-    now: datetime | None = None,
-) -> pd.DataFrame:
-    """11. Per cloud, region and UTC day: new VMs and new snapshots (by creation time, from the history) and
-    deletions of any type (from the change log), zero-filled."""
-    store = as_store(store)
-    daily, start, end = _daily_births(store, days, cloud, region, now)
-    clause, params = where(cloud=cloud, region=region)
-    gone = query(
-        store,
-        f"""SELECT CAST(time AS DATE) AS day, cloud, region, count(*) AS deletions
-            FROM "{change_log(store)}"
-            WHERE {clause} AND kind = 'deleted' AND CAST(time AS DATE) BETWEEN ? AND ? GROUP BY ALL""",
-        [*params, start, end],
-    )
-    gone["day"] = pd.to_datetime(gone["day"]).dt.date
-    out = daily.merge(gone, on=["day", "cloud", "region"], how="left").fillna({"deletions": 0})
-    out["deletions"] = out["deletions"].astype("int64")
-    return out[["day", "cloud", "region", "new_vms", "new_snapshots", "deletions"]]
 
 
 RISK_METRICS = ("risk", "unprotected_pct", "stale_pct", "health_points_lost", "max_quota_used_pct")

@@ -12,37 +12,44 @@ from pathlib import Path
 
 import pandas as pd
 
-from pf9lib.analytics.scope import Filter, query, values, where
+from pf9lib.analytics.scope import Filter, values, where, with_current
 from pf9lib.store import as_store
 from pf9lib.store.reader import Store
 
 SERVICES = ("compute", "block-storage", "network")
 
-# One row per (quota row, resource of its limits). `->` with a plain key reads that key (names such as
-# "gigabytes_nvme-ultra" are not JSON paths). Used counts what is reserved too: both count against a limit.
-_QUOTA_USAGE = """
+# One row per (current quota, resource of its limits), parsed once per open store and run (the store keeps
+# it). `->` with a plain key reads that key (names such as "gigabytes_nvme-ultra" are not JSON paths).
+_PARSED = """
     WITH q AS (
         SELECT cloud, region, project_id, project_name, domain_name, service, observed_at,
                raw::JSON -> 'limits' AS limits, raw::JSON -> 'usage' AS usage
-        FROM quotas WHERE {where}
+        FROM quotas
     ), r AS (
         SELECT q.*, unnest(json_keys(limits)) AS resource FROM q
-    ), v AS (
-        SELECT cloud, region, project_id, project_name, domain_name, service, resource, observed_at,
-               TRY_CAST(limits ->> resource AS DOUBLE) AS "limit",
-               TRY_CAST(usage -> resource ->> 'in_use' AS DOUBLE) AS in_use,
-               coalesce(TRY_CAST(usage -> resource ->> 'reserved' AS DOUBLE), 0) AS reserved
-        FROM r
     )
+    SELECT cloud, region, project_id, project_name, domain_name, service, resource, observed_at,
+           TRY_CAST(limits ->> resource AS DOUBLE) AS "limit",
+           TRY_CAST(usage -> resource ->> 'in_use' AS DOUBLE) AS in_use,
+           coalesce(TRY_CAST(usage -> resource ->> 'reserved' AS DOUBLE), 0) AS reserved
+    FROM r
+"""
+# Used counts what is reserved too: both count against a limit.
+_QUOTA_USAGE = """
     SELECT cloud, region, project_id, project_name, domain_name, service, resource, "limit", in_use,
            reserved, in_use + reserved AS used, "limit" < 0 AS unlimited,
            CASE WHEN "limit" < 0 THEN NULL WHEN "limit" = 0 THEN (CASE WHEN in_use + reserved > 0
                 THEN NULL ELSE 100.0 END) ELSE (in_use + reserved) / "limit" * 100 END AS used_pct,
            CASE WHEN "limit" < 0 THEN NULL ELSE "limit" - in_use - reserved END AS headroom,
            observed_at
-    FROM v WHERE "limit" IS NOT NULL {resource_filter}
+    FROM "{parsed}" WHERE {where} AND "limit" IS NOT NULL
     ORDER BY cloud, region, project_name, project_id, service, resource
 """
+
+
+def parsed_quotas(store: Store) -> str:
+    """The kept table of every current quota resource: limit, in_use, reserved (see _PARSED)."""
+    return store.cached("pf9_quota_usage", with_current(store, _PARSED), ("run_ends",))
 
 
 def quota_usage(
@@ -62,16 +69,11 @@ def quota_usage(
     reported it (volatile fields: the newest row of each quota holds the newest usage)."""
     store = as_store(store)
     clause, params = where(cloud=cloud, region=region, project=project)
-    services = values(service)
-    if services is not None:
-        clause += " AND service IN (SELECT unnest(?::VARCHAR[]))"
-        params.append(services)
-    resource_filter = ""
-    names = values(resource)
-    if names is not None:
-        resource_filter = "AND resource IN (SELECT unnest(?::VARCHAR[]))"
-        params.append(names)
-    df = query(store, _QUOTA_USAGE.format(where=clause, resource_filter=resource_filter), params)
+    for column, given in (("service", values(service)), ("resource", values(resource))):
+        if given is not None:
+            clause += f" AND {column} IN (SELECT unnest(?::VARCHAR[]))"
+            params.append(given)
+    df = store.sql(_QUOTA_USAGE.format(parsed=parsed_quotas(store), where=clause), params)
     for column in ("limit", "in_use", "reserved", "used", "headroom"):
         df[column] = df[column].astype("Float64")
     return df

@@ -69,7 +69,7 @@ def where(
 
 
 # The regions of each cloud are the regions its newest visible run listed.
-_CLOUD_REGIONS = f"""
+CLOUD_REGIONS = f"""
     SELECT cloud, unnest(regions) AS region FROM runs WHERE status IN {VISIBLE_STATUSES}
     QUALIFY row_number() OVER (PARTITION BY cloud ORDER BY started_at DESC, run_id DESC) = 1
 """
@@ -87,7 +87,7 @@ def tenants_sql(cloud: Filter = None, region: Filter = None, project: Filter = N
             FROM (
                 SELECT p.cloud, cr.region, p.id AS project_id, p.name AS project_name, p.domain_id,
                        p.domain_name, 2 AS rank
-                FROM projects p JOIN ({_CLOUD_REGIONS}) cr USING (cloud)
+                FROM projects p JOIN ({CLOUD_REGIONS}) cr USING (cloud)
                 WHERE NOT coalesce(p.is_domain, false)
                 UNION ALL SELECT cloud, region, project_id, project_name, domain_id, domain_name, 1
                 FROM servers WHERE project_id IS NOT NULL
