@@ -133,7 +133,11 @@ def current(store: Store, kind: str) -> str:
 
 def with_current(store: Store, sql: str) -> str:
     """`sql` with every `FROM <type>` / `JOIN <type>` of a current-state view read from its kept table."""
-    return _CURRENT_VIEW.sub(lambda m: f'{m.group(1)} "{current(store, m.group(2))}"', sql)
+    # Each kept table is checked once per statement: a check counts the store's run ends (a few ms each).
+    names = {
+        kind: current(store, kind) for kind in dict.fromkeys(m.group(2) for m in _CURRENT_VIEW.finditer(sql))
+    }
+    return _CURRENT_VIEW.sub(lambda m: f'{m.group(1)} "{names[m.group(2)]}"', sql)
 
 
 def query(store: Store, sql: str, params: list | dict | None = None) -> pd.DataFrame:

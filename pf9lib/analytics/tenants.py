@@ -21,7 +21,8 @@ import pandas as pd
 
 from pf9lib.analytics.drift_events import state_view
 from pf9lib.analytics.quotas import quota_usage
-from pf9lib.analytics.scope import TENANT_COLUMNS, TENANT_KEY, Filter, now_of, query, tenants_sql
+from pf9lib.analytics.scope import TENANT_COLUMNS, TENANT_KEY, Filter, now_of, where
+from pf9lib.analytics.tenant_facts import tenant_facts, volume_protection
 from pf9lib.analytics.tenant_trends import drift_trend, snapshot_trend, usage_trend
 from pf9lib.store import as_store
 from pf9lib.store.reader import Store
@@ -71,30 +72,19 @@ def _sla_source() -> SlaSource | None:
     return getattr(module, "tenant_compliance", None)
 
 
-# Counts behind every health component, per tenant. "Error" volumes and snapshots are any error* status
-# (error, error_deleting, error_extending, error_restoring …); open drift is not acknowledged.
+# The health counts per tenant (pf9lib.analytics.tenant_facts) and its open (not acknowledged) drift.
 _HEALTH_COUNTS = """
-    WITH t AS ({tenants}),
-    vm AS (SELECT cloud, region, project_id, count(*) FILTER (WHERE status = 'ERROR') AS error_vms,
-                  count(*) FILTER (WHERE status = 'SHUTOFF') AS shutoff_vms
-           FROM servers GROUP BY ALL),
-    vol AS (SELECT cloud, region, project_id, count(*) FILTER (WHERE status LIKE 'error%') AS error_volumes
-            FROM volumes GROUP BY ALL),
-    snap AS (SELECT cloud, region, project_id,
-                    count(*) FILTER (WHERE status LIKE 'error%') AS error_snapshots
-             FROM snapshots GROUP BY ALL),
-    dr AS (SELECT cloud, region, project_id,
-                  count(*) FILTER (WHERE severity = 'critical') AS open_critical_drift,
-                  count(*) FILTER (WHERE severity = 'warning') AS open_warning_drift
-           FROM "{drift}" WHERE NOT acknowledged GROUP BY ALL)
-    SELECT t.*, coalesce(error_vms, 0)::BIGINT AS error_vms, coalesce(shutoff_vms, 0)::BIGINT AS shutoff_vms,
-           coalesce(error_volumes, 0)::BIGINT AS error_volumes,
-           coalesce(error_snapshots, 0)::BIGINT AS error_snapshots,
+    WITH dr AS (SELECT cloud, region, project_id,
+                       count(*) FILTER (WHERE severity = 'critical') AS open_critical_drift,
+                       count(*) FILTER (WHERE severity = 'warning') AS open_warning_drift
+                FROM "{drift}" WHERE NOT acknowledged GROUP BY ALL)
+    SELECT t.cloud, t.region, t.project_id, t.project_name, t.domain_id, t.domain_name, t.error_vms,
+           t.shutoff_vms, t.error_volumes, t.error_snapshots,
            coalesce(open_critical_drift, 0)::BIGINT AS open_critical_drift,
            coalesce(open_warning_drift, 0)::BIGINT AS open_warning_drift
-    FROM t LEFT JOIN vm USING (cloud, region, project_id) LEFT JOIN vol USING (cloud, region, project_id)
-    LEFT JOIN snap USING (cloud, region, project_id) LEFT JOIN dr USING (cloud, region, project_id)
-    ORDER BY cloud, region, project_name, project_id
+    FROM "{facts}" t LEFT JOIN dr USING (cloud, region, project_id)
+    WHERE {where}
+    ORDER BY t.cloud, t.region, t.project_name, t.project_id
 """
 
 
@@ -117,8 +107,9 @@ def tenant_health(
     "<pct>% compliant". `status`: healthy ≥ 80, warning ≥ 50, critical below. `points_lost` sums the parts.
     """
     store = as_store(store)
-    tenants, params = tenants_sql(cloud, region, project)
-    df = query(store, _HEALTH_COUNTS.format(tenants=tenants, drift=state_view(store)), params)
+    clause, params = where("t", cloud=cloud, region=region, project=project)
+    sql = _HEALTH_COUNTS.format(drift=state_view(store), facts=tenant_facts(store), where=clause)
+    df = store.sql(sql, params)
     lost = pd.Series(0.0, index=df.index)
     for column, points, cap in HEALTH_COMPONENTS:
         df[f"{column}_lost"] = np.minimum(cap, points * df[column].astype(float))
@@ -182,17 +173,14 @@ def health_breakdown(health: pd.DataFrame) -> pd.DataFrame:
 
 # Per tenant: volumes, those with no snapshot at all, those whose newest snapshot is older than the cut.
 _RISK = """
-    WITH t AS ({tenants}),
-    newest AS (SELECT cloud, region, volume_id, max(created_at) AS newest FROM snapshots GROUP BY ALL),
-    v AS (SELECT v.cloud, v.region, v.project_id, count(*) AS volumes,
-                 count(*) FILTER (WHERE n.newest IS NULL) AS unprotected,
-                 count(*) FILTER (WHERE n.newest < ?) AS stale
-          FROM volumes v
-          LEFT JOIN newest n ON n.cloud = v.cloud AND n.region = v.region AND n.volume_id = v.id
-          GROUP BY ALL)
-    SELECT t.*, coalesce(volumes, 0)::BIGINT AS volumes, coalesce(unprotected, 0)::BIGINT AS unprotected,
-           coalesce(stale, 0)::BIGINT AS stale
-    FROM t LEFT JOIN v USING (cloud, region, project_id)
+    WITH v AS (SELECT cloud, region, project_id,
+                      count(*) FILTER (WHERE newest_snapshot IS NULL) AS unprotected,
+                      count(*) FILTER (WHERE newest_snapshot < ?) AS stale
+               FROM "{protection}" GROUP BY ALL)
+    SELECT t.cloud, t.region, t.project_id, t.project_name, t.domain_id, t.domain_name, t.volumes,
+           coalesce(unprotected, 0)::BIGINT AS unprotected, coalesce(stale, 0)::BIGINT AS stale
+    FROM "{facts}" t LEFT JOIN v USING (cloud, region, project_id)
+    WHERE {where}
 """
 
 
@@ -210,9 +198,10 @@ def tenant_risk(
     volumes. A snapshot of any status counts (as in the health summary's "volumes without snapshots").
     `level`: high ≥ 50, medium ≥ 20, else low; `unprotected_pct` and `stale_pct` are the shares behind it."""
     store = as_store(store)
-    tenants, params = tenants_sql(cloud, region, project)
+    clause, params = where("t", cloud=cloud, region=region, project=project)
     cut = now_of(store, now) - timedelta(days=stale_days)
-    df = query(store, _RISK.format(tenants=tenants), [*params, cut])
+    sql = _RISK.format(protection=volume_protection(store), facts=tenant_facts(store), where=clause)
+    df = store.sql(sql, [cut, *params])
     volumes = df["volumes"].where(df["volumes"] > 0)
     df["unprotected_pct"] = (df["unprotected"] / volumes * 100.0).fillna(0.0)
     df["stale_pct"] = (df["stale"] / volumes * 100.0).fillna(0.0)
@@ -233,16 +222,6 @@ def tenant_risk(
     return df.reset_index(drop=True)
 
 
-_UTILISATION = """
-    WITH t AS ({tenants}),
-    vm AS (SELECT cloud, region, project_id, count(*) AS vms,
-                  count(*) FILTER (WHERE status = 'ACTIVE') AS active_vms FROM servers GROUP BY ALL),
-    vol AS (SELECT cloud, region, project_id, count(*) AS volumes,
-                   count(*) FILTER (WHERE status = 'in-use') AS in_use_volumes FROM volumes GROUP BY ALL)
-    SELECT t.*, coalesce(vms, 0)::BIGINT AS vms, coalesce(active_vms, 0)::BIGINT AS active_vms,
-           coalesce(volumes, 0)::BIGINT AS volumes, coalesce(in_use_volumes, 0)::BIGINT AS in_use_volumes
-    FROM t LEFT JOIN vm USING (cloud, region, project_id) LEFT JOIN vol USING (cloud, region, project_id)
-"""
 UTILISATION_METRICS = ("active_vms_pct", "in_use_volumes_pct", "utilisation")
 
 
@@ -260,8 +239,7 @@ def utilisation(
     active_vms_pct, in_use_volumes_pct, utilisation; `value`) by default, one row per tenant with the counts
     when `long=False`; `utilisation_matrix` turns the long form into tenant × metric."""
     store = as_store(store)
-    tenants, params = tenants_sql(cloud, region, project)
-    df = query(store, _UTILISATION.format(tenants=tenants), params)
+    df = _facts(store, "vms, active_vms, volumes, in_use_volumes", cloud, region, project)
     df["active_vms_pct"] = (df["active_vms"] / df["vms"].where(df["vms"] > 0) * 100.0).fillna(0.0)
     df["in_use_volumes_pct"] = (df["in_use_volumes"] / df["volumes"].where(df["volumes"] > 0) * 100.0).fillna(
         0.0
@@ -291,27 +269,6 @@ def utilisation_matrix(
     return wide[[m for m in dict.fromkeys(long["metric"]) if m in wide.columns]]
 
 
-# Users of a tenant: distinct users with a role assignment scoped to the project (group members are not
-# expanded: Keystone lists group assignments as such). Networks: networks the project owns in the region.
-_SUMMARY = """
-    WITH t AS ({tenants}),
-    vm AS (SELECT cloud, region, project_id, count(*) AS vms,
-                  count(*) FILTER (WHERE status = 'ACTIVE') AS running_vms, sum(vcpus) AS vcpus,
-                  sum(ram_mb) AS ram_mb FROM servers GROUP BY ALL),
-    vol AS (SELECT cloud, region, project_id, count(*) AS volumes, sum(size_gb) AS volume_gb
-            FROM volumes GROUP BY ALL),
-    net AS (SELECT cloud, region, project_id, count(*) AS networks FROM networks GROUP BY ALL),
-    usr AS (SELECT cloud, scope_id AS project_id, count(DISTINCT user_id) AS users FROM role_assignments
-            WHERE scope_type = 'project' AND user_id IS NOT NULL GROUP BY ALL)
-    SELECT t.*, coalesce(vms, 0)::BIGINT AS vms, coalesce(running_vms, 0)::BIGINT AS running_vms,
-           coalesce(vcpus, 0)::BIGINT AS vcpus, coalesce(ram_mb, 0)::BIGINT AS ram_mb,
-           coalesce(volumes, 0)::BIGINT AS volumes, coalesce(volume_gb, 0)::BIGINT AS volume_gb,
-           coalesce(networks, 0)::BIGINT AS networks, coalesce(users, 0)::BIGINT AS users
-    FROM t LEFT JOIN vm USING (cloud, region, project_id) LEFT JOIN vol USING (cloud, region, project_id)
-    LEFT JOIN net USING (cloud, region, project_id) LEFT JOIN usr USING (cloud, project_id)
-"""
-
-
 def tenant_counts(
     store: Store | Path | str,
     *,
@@ -321,9 +278,18 @@ def tenant_counts(
 ) -> pd.DataFrame:
     """Per tenant: VMs (running = ACTIVE), vCPUs, RAM MB, volumes and GB, networks it owns in the region,
     users (distinct users with a role assignment on the project; group members not expanded)."""
-    store = as_store(store)
-    tenants, params = tenants_sql(cloud, region, project)
-    return query(store, _SUMMARY.format(tenants=tenants), params)
+    columns = "vms, active_vms AS running_vms, vcpus, ram_mb, volumes, volume_gb, networks, users"
+    return _facts(as_store(store), columns, cloud, region, project)
+
+
+def _facts(store: Store, columns: str, cloud: Filter, region: Filter, project: Filter) -> pd.DataFrame:
+    """Tenant columns and `columns` of the kept per-tenant counts, filtered."""
+    clause, params = where("t", cloud=cloud, region=region, project=project)
+    return store.sql(
+        f'SELECT {", ".join(TENANT_COLUMNS)}, {columns} FROM "{tenant_facts(store)}" t WHERE {clause} '
+        "ORDER BY cloud, region, project_name, project_id",
+        params,
+    )
 
 
 def tenant_summary(
