@@ -165,20 +165,45 @@ _QUOTA_ROWS = """
            + coalesce(TRY_CAST(h.raw::JSON -> 'usage' -> r.key ->> 'reserved' AS DOUBLE), 0) AS used
     FROM quotas_history h, json_each(h.raw::JSON -> 'limits') r
 """
-# A quota resource's state at the end of each day of the window: the newest row observed before the day ends.
-_QUOTA_DAILY = """
-    WITH s AS (SELECT * FROM "{rows}" WHERE {where}),
-    grid AS (
-        SELECT k.*, CAST(d AS DATE) AS day, d + INTERVAL 1 DAY AS day_end
-        FROM (SELECT DISTINCT cloud, region, id, resource FROM s) k,
-             (SELECT unnest(generate_series(CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ),
-                                            INTERVAL 1 DAY)) AS d)
+# Each limited quota resource's stored states that matter for the window: the newest one before it and
+# those inside it, as (day index, used, deleted) points; a state seen on day i holds from the end of day i
+# until the next point. Points are few (a row exists only when something moved), so the daily series is
+# filled in numpy instead of joining every series with every day.
+_QUOTA_POINTS = """
+    WITH f AS (SELECT * FROM "{rows}" WHERE {where} AND observed_at < $end),
+    k AS (  -- only resources limited now: most are unlimited (-1) and have nothing to reach
+        SELECT cloud, region, id, resource, arg_max("limit", observed_at) AS "limit",
+               arg_max(project_id, observed_at) AS project_id,
+               coalesce(arg_max(project_name, observed_at), '') AS project_name,
+               arg_max(service, observed_at) AS service
+        FROM f GROUP BY ALL
+        HAVING arg_max("limit", observed_at) > 0 AND arg_max(op, observed_at) = 'upsert'  -- a live project's
+    ), p AS (
+        SELECT f.cloud, f.region, f.id, f.resource, f.observed_at, f.used, f.op = 'delete' AS gone,
+               greatest(date_diff('day', $start, CAST(f.observed_at AS DATE)), 0) AS idx
+        FROM f SEMI JOIN k USING (cloud, region, id, resource)
+        QUALIFY CAST(f.observed_at AS DATE) >= $start
+             OR row_number() OVER (PARTITION BY f.cloud, f.region, f.id, f.resource
+                                   ORDER BY f.observed_at DESC) = 1
     )
-    SELECT g.day, s.cloud, s.region, s.project_id, s.project_name, s.service, s.resource, s."limit", s.used
-    FROM grid g ASOF JOIN s ON g.cloud = s.cloud AND g.region = s.region AND g.id = s.id
-                            AND g.resource = s.resource AND s.observed_at < g.day_end
-    WHERE s.op = 'upsert'
+    SELECT k.cloud, k.region, k.project_id, k.project_name, k.service, k.resource, k."limit",
+           list(p.idx ORDER BY p.observed_at) AS idx, list(p.used ORDER BY p.observed_at) AS used,
+           list(p.gone ORDER BY p.observed_at) AS gone
+    FROM k JOIN p USING (cloud, region, id, resource) GROUP BY ALL
+    ORDER BY k.cloud, k.region, k.project_id, k.service, k.resource
 """
+
+
+def _daily_values(points: pd.DataFrame, days: int) -> list[np.ndarray]:
+    """Each series' value at the end of each day (NaN before it existed or once deleted), from its points."""
+    out = []
+    for idx, used, gone in zip(points["idx"], points["used"], points["gone"], strict=True):
+        values = np.full(days, np.nan)
+        for i, u, g in zip(idx, used, gone, strict=True):
+            values[int(i) :] = np.nan if g else u
+        out.append(values)
+    return out
+
 
 _FORECAST_COLUMNS = [
     "current",
@@ -193,14 +218,16 @@ _FORECAST_COLUMNS = [
 ]
 
 
-def _forecast_rows(
-    daily: pd.DataFrame, keys: list[str], value: str, threshold: pd.Series, horizon: int, model: Model
-) -> pd.DataFrame:
-    """One forecast row per series (keys) of a long daily frame."""
-    wide = daily.pivot_table(index=keys, columns="day", values=value, aggfunc="last", dropna=False)
-    wide = wide.dropna(how="all")
-    got = forecast_many(wide, threshold, horizon, model)
-    out = got.reset_index()[keys + _FORECAST_COLUMNS]
+def _dollar(clause: str) -> str:
+    """scope.where's `?` placeholders as $p0, $p1 … (this statement uses named parameters)."""
+    parts = clause.split("?")
+    return "".join(part + (f"$p{i}" if i < len(parts) - 1 else "") for i, part in enumerate(parts))
+
+
+def _forecast_rows(series: pd.DataFrame, keys: list[str], horizon: int, model: Model) -> pd.DataFrame:
+    """One forecast row per series: `series` has the keys, `values` (daily, oldest first) and `threshold`."""
+    got = forecast_many(list(series["values"]), series["threshold"].to_numpy(), horizon, model)
+    out = pd.concat([series[keys].reset_index(drop=True), got], axis=1)
     out["horizon_days"] = horizon
     out["method"] = method_of(model)
     return out
@@ -238,19 +265,24 @@ def quota_forecast(
     if wanted is not None:
         clause += " AND resource IN (SELECT unnest(?::VARCHAR[]))"
         params.append(wanted)
-    day0 = datetime.combine(start.date(), datetime.min.time(), end.tzinfo)
     day1 = datetime.combine(end.date(), datetime.min.time(), end.tzinfo)
     rows = store.cached("pf9_quota_rows", _QUOTA_ROWS, ("run_ends",))
-    daily = store.sql(_QUOTA_DAILY.format(rows=rows, where=clause), [*params, day0, day1])
+    series = store.sql(
+        _QUOTA_POINTS.format(rows=rows, where=_dollar(clause)),
+        {
+            **{f"p{i}": v for i, v in enumerate(params)},
+            "start": start.date(),
+            "end": day1 + timedelta(days=1),
+        },
+    )
     keys = ["cloud", "region", "project_id", "project_name", "service", "resource"]
-    daily["project_name"] = daily["project_name"].fillna("")
-    limit = daily.sort_values("day").groupby(keys)["limit"].last()
-    limit = limit[limit > 0]  # unlimited (-1) and zero limits have nothing to reach
-    daily = daily.merge(limit.rename("_limit").reset_index(), on=keys, how="inner")
-    if daily.empty:
+    if series.empty:
         return pd.DataFrame(columns=keys + ["limit"] + _FORECAST_COLUMNS + ["horizon_days", "method"])
-    out = _forecast_rows(daily, keys, "used", limit * threshold_pct / 100.0, horizon, model)
-    out.insert(len(keys), "limit", limit.reindex(pd.MultiIndex.from_frame(out[keys])).to_numpy())
+    # A series that began inside the window, or ended, keeps only its days with a value.
+    series["values"] = [v[~np.isnan(v)] for v in _daily_values(series, (day1.date() - start.date()).days + 1)]
+    series["threshold"] = series["limit"] * threshold_pct / 100.0  # unlimited (-1) and 0 are left out above
+    out = _forecast_rows(series, keys, horizon, model)
+    out.insert(len(keys), "limit", series["limit"].to_numpy())
     return out.sort_values(["days", "days_earliest", *keys], na_position="last").reset_index(drop=True)
 
 
@@ -279,19 +311,22 @@ def capacity_forecast(
         )
     per_day = trend.groupby(["cloud", "region", "day"], as_index=False)[list(_CAPACITY)].sum()
     daily = per_day.melt(id_vars=["cloud", "region", "day"], var_name="resource", value_name="allocated")
+    series = (
+        daily.sort_values("day")
+        .groupby(keys)["allocated"]
+        .agg(lambda v: v.astype(float).tolist())
+        .rename("values")
+        .reset_index()
+    )
     hv = hypervisor_allocation(store, cloud=cloud, region=region, now=now)
     capacity = hv.groupby(["cloud", "region"])[list(_CAPACITY.values())].sum()
     capacity.columns = list(_CAPACITY)
-    capacity = capacity.stack().rename("capacity")
-    capacity.index.names = keys
-    daily = daily.merge(capacity.reset_index(), on=keys, how="inner")
-    threshold = (
-        daily.groupby(keys)["capacity"].last()
-        * pd.Series(ratios)
-        .reindex(daily.groupby(keys)["capacity"].last().index.get_level_values("resource"))
-        .to_numpy()
-    )
-    out = _forecast_rows(daily, keys, "allocated", threshold, horizon, model)
-    out.insert(3, "capacity", capacity.reindex(pd.MultiIndex.from_frame(out[keys])).to_numpy())
-    out.insert(4, "ratio", out["resource"].map(ratios))
+    capacity = capacity.stack().reset_index()
+    capacity.columns = keys + ["capacity"]
+    series = series.merge(capacity, on=keys, how="inner")
+    series["ratio"] = series["resource"].map(ratios)
+    series["threshold"] = series["capacity"] * series["ratio"]
+    out = _forecast_rows(series, keys, horizon, model)
+    out.insert(3, "capacity", series["capacity"].to_numpy())
+    out.insert(4, "ratio", series["ratio"].to_numpy())
     return out.sort_values(["days", *keys], na_position="last").reset_index(drop=True)

@@ -89,42 +89,57 @@ def method_of(model: Model) -> str:
 
 
 def forecast_many(
-    series: pd.DataFrame,
-    thresholds: pd.Series,
-    horizon: int,
-    model: Model = linear_trend,
-    min_points: int = 7,
+    values: list, thresholds: np.ndarray, horizon: int, model: Model = linear_trend, min_points: int = 7
 ) -> pd.DataFrame:
-    """days_to_threshold for every row of `series` (rows = series, columns = days oldest first, NaN before a
-    series began) against its threshold; a model with a `batch` attribute forecasts the complete, moving
-    series together. One row per series with the columns of days_to_threshold."""
-    values = series.to_numpy(dtype=float)
-    limit = thresholds.reindex(series.index).to_numpy(dtype=float)
-    out = [None] * len(series)
+    """days_to_threshold for many daily series at once: `values[i]` is series i (oldest first),
+    `thresholds[i]` its threshold. Reached, short and flat series are decided without a model; the moving
+    series that span the longest window go through the model's `batch` together when it has one, any
+    others one by one.
+    One row per series with the columns of days_to_threshold, in the order given."""
+    n = len(values)
+    limit = np.asarray(thresholds, dtype=float)
+    lengths = np.array([len(v) for v in values], dtype=int)
+    current = np.array([float(v[-1]) if len(v) else np.nan for v in values])
+    lo = np.array([min(v) if len(v) else np.nan for v in values], dtype=float)
+    hi = np.array([max(v) if len(v) else np.nan for v in values], dtype=float)
+    cols = {c: np.full(n, np.nan) for c in ("days", "days_earliest", "days_latest", "mean", "lower", "upper")}
+    note = np.full(n, "forecast", dtype=object)
+    reached = current >= limit
+    short = ~reached & (lengths < min_points)
+    flat = ~reached & ~short & (hi == lo)
+    for c in ("days", "days_earliest", "days_latest"):
+        cols[c][reached] = 0.0
+    for c in ("mean", "lower", "upper"):
+        cols[c][flat] = current[flat]
+    note[reached], note[short], note[flat] = (
+        "reached",
+        f"fewer than {min_points} days of history",
+        ("flat: not at this rate"),
+    )
+    todo = np.nonzero(~reached & ~short & ~flat)[0]
     batch = getattr(model, "batch", None)
-    if batch is not None and values.shape[1] >= min_points:
-        complete = ~np.isnan(values).any(axis=1)
-        moving = complete & (np.nanmax(values, axis=1) != np.nanmin(values, axis=1))
-        fit = moving & (values[:, -1] < limit)
-        rows = np.nonzero(fit)[0]
-        if len(rows):
-            mean, lower, upper = batch(values[rows], horizon)
-            for k, i in enumerate(rows):
-                out[i] = {
-                    "current": values[i, -1],
-                    "threshold": limit[i],
-                    "days": crossing(mean[k], limit[i]),
-                    "days_earliest": crossing(upper[k], limit[i]),
-                    "days_latest": crossing(lower[k], limit[i]),
-                    "mean": mean[k, -1],
-                    "lower": lower[k, -1],
-                    "upper": upper[k, -1],
-                    "note": "forecast",
-                }
-    for i, key in enumerate(series.index):
-        if out[i] is None:
-            out[i] = days_to_threshold(series.loc[key], limit[i], horizon, model, min_points)
-    return pd.DataFrame(out, index=series.index)
+    full = lengths.max() if n else 0
+    together = todo[lengths[todo] == full] if batch is not None else todo[:0]
+    alone = np.setdiff1d(todo, together)
+    bands = []
+    if len(together):
+        bands.append((together, *batch(np.array([values[i] for i in together], dtype=float), horizon)))
+    for i in alone:
+        band = model(pd.Series(values[i], dtype=float), horizon)
+        bands.append((np.array([i]), *(band[c].to_numpy()[None, :] for c in ("mean", "lower", "upper"))))
+    for rows, mean, lower, upper in bands:
+        edge = limit[rows, None]
+        cols["days"][rows] = _first_at_or_above(mean, edge)
+        cols["days_earliest"][rows] = _first_at_or_above(upper, edge)
+        cols["days_latest"][rows] = _first_at_or_above(lower, edge)
+        cols["mean"][rows], cols["lower"][rows], cols["upper"][rows] = mean[:, -1], lower[:, -1], upper[:, -1]
+    return pd.DataFrame({"current": current, "threshold": limit, **cols, "note": note})
+
+
+def _first_at_or_above(band: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """Per row, the first day (1-based) the band reaches its threshold; NaN when it never does."""
+    hits = band >= threshold
+    return np.where(hits.any(axis=1), hits.argmax(axis=1) + 1.0, np.nan)
 
 
 def crossing(values: pd.Series | np.ndarray, threshold: float) -> float:
