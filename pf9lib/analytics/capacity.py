@@ -303,6 +303,7 @@ def capacity_forecast(
     quota_forecast, with `capacity` and `ratio`."""
     store = as_store(store)
     ratios = {**DEFAULT_RATIOS, **(ratios or {})}
+    now = now_of(store, now)  # once: store.now is a query
     trend = usage_trend(store, days, cloud=cloud, region=region, now=now)
     keys = ["cloud", "region", "resource"]
     if trend.empty:

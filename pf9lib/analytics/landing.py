@@ -179,6 +179,7 @@ def recent_changes(
     """4. history.recent_changes of the last `hours`: new VMs (`what` = "new VM") and deleted resources of
     any type ("deleted <type>"), newest first."""
     store = as_store(store)
+    now = now_of(store, now)  # once: store.now is a query
     new = history.recent_changes(store, hours, types="servers", kinds="created", now=now)
     gone = history.recent_changes(store, hours, kinds="deleted", now=now)
     df = pd.concat(
@@ -214,7 +215,7 @@ def coverage_risks(
             ORDER BY risk DESC, v.size_gb DESC, v.id""",
         [*params, end - timedelta(days=stale_days)],
     )
-    worst = tenants.tenant_risk(store, cloud=cloud, region=region, now=now, stale_days=stale_days)
+    worst = tenants.tenant_risk(store, cloud=cloud, region=region, now=end, stale_days=stale_days)
     return {"volumes": volumes, "tenants": worst[worst["volumes"] > 0].head(limit).reset_index(drop=True)}
 
 
@@ -316,6 +317,7 @@ def risk_heatmap(
     tenants.utilisation_matrix turns it into a matrix."""
     store = as_store(store)
     key = ["cloud", "region", "project_id"]
+    now = now_of(store, now)  # once: store.now is a query
     risk = tenants.tenant_risk(store, cloud=cloud, region=region, now=now)
     health = tenants.tenant_health(store, cloud=cloud, region=region, now=now)[key + ["points_lost"]]
     quota = quota_usage(store, cloud=cloud, region=region)

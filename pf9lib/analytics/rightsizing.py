@@ -255,21 +255,24 @@ def stale_snapshots(
     beyond = judged & (df["newest_rank"] > df["keeps"])
     old = ~judged & (age > max_age_days)
     gone = df["volume_gone"].astype(bool)
-    reasons = []
-    for i in df.index:
-        if gone[i]:
-            reasons.append("its volume no longer exists")
-        elif beyond[i]:
-            reasons.append(
-                f"policy {df.at[i, 'policy']} keeps {int(df.at[i, 'keeps'])}: this is number "
-                f"{int(df.at[i, 'newest_rank'])} from the newest"
-            )
-        elif old[i]:
-            reasons.append(f"{age[i]:.0f} days old, over the {max_age_days:g}-day maximum")
-        else:
-            reasons.append(None)
-    df["age_days"], df["reason"] = age, reasons
-    df = df[df["reason"].notna()].sort_values(["gb", "age_days"], ascending=False)
+    df = df.assign(age_days=age, _beyond=beyond)[gone | beyond | old]  # reasons only for the candidates
+    df["reason"] = [
+        "its volume no longer exists"
+        if g
+        else f"policy {p} keeps {int(k)}: this is number {int(r)} from the newest"
+        if b
+        else f"{a:.0f} days old, over the {max_age_days:g}-day maximum"
+        for g, b, p, k, r, a in zip(
+            df["volume_gone"],
+            df["_beyond"],
+            df["policy"],
+            df["keeps"],
+            df["newest_rank"],
+            df["age_days"],
+            strict=True,
+        )
+    ]
+    df = df.drop(columns="_beyond").sort_values(["gb", "age_days"], ascending=False)
     return _frame(df, "stale_snapshot", "snapshots")
 
 
@@ -311,7 +314,7 @@ def waste_candidates(
     """Every candidate above with its default thresholds, in one frame (CANDIDATE_COLUMNS only), largest
     savings first."""
     store = as_store(store)
-    scope = {"cloud": cloud, "region": region, "project": project, "now": now}
+    scope = {"cloud": cloud, "region": region, "project": project, "now": now_of(store, now)}
     parts = [
         f(store, **scope)[CANDIDATE_COLUMNS]
         for f in (idle_vms, oversized_vms, unattached_volumes, stale_snapshots, unused_floating_ips)

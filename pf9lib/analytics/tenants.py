@@ -114,7 +114,7 @@ def tenant_health(
     for column, points, cap in HEALTH_COMPONENTS:
         df[f"{column}_lost"] = np.minimum(cap, points * df[column].astype(float))
         lost += df[f"{column}_lost"]
-    df = _with_sla(store, df, sla, cloud=cloud, region=region, now=now_of(store, now))
+    df = _with_sla(store, df, sla, cloud=cloud, region=region, now=now)
     lost += df["sla_lost"]
     df["points_lost"] = lost
     df["health"] = (100.0 - lost).clip(0.0, 100.0)
@@ -130,7 +130,13 @@ def tenant_health(
 
 
 def _with_sla(
-    store: Store, df: pd.DataFrame, sla: SlaSource | None, *, cloud: Filter, region: Filter, now: datetime
+    store: Store,
+    df: pd.DataFrame,
+    sla: SlaSource | None,
+    *,
+    cloud: Filter,
+    region: Filter,
+    now: datetime | None,
 ) -> pd.DataFrame:
     source = sla or _sla_source()
     if source is None:
@@ -140,7 +146,9 @@ def _with_sla(
         df["sla_lost"] = 0.0
         df["sla_status"] = NO_POLICY_DATA
         return df
-    got = source(store, cloud=cloud, region=region, now=now)[TENANT_KEY + ["enrolled", "compliant"]]
+    # store.now is a query: asked only when an SLA source needs it
+    got = source(store, cloud=cloud, region=region, now=now_of(store, now))
+    got = got[TENANT_KEY + ["enrolled", "compliant"]]
     got = got.rename(columns={"enrolled": "sla_enrolled", "compliant": "sla_compliant"})
     df = df.merge(got, on=TENANT_KEY, how="left")
     enrolled = df["sla_enrolled"].fillna(0).astype("int64")
@@ -305,7 +313,7 @@ def tenant_summary(
     users), SLA status, health with its status, risk with its level."""
     store = as_store(store)
     df = tenant_counts(store, cloud=cloud, region=region, project=project)
-    scope = {"cloud": cloud, "region": region, "project": project, "now": now}
+    scope = {"cloud": cloud, "region": region, "project": project, "now": now_of(store, now)}
     health = tenant_health(store, sla=sla, **scope)[TENANT_KEY + ["health", "status", "sla_status"]]
     risk = tenant_risk(store, **scope)[TENANT_KEY + ["risk", "level"]].rename(columns={"level": "risk_level"})
     df = df.merge(health, on=TENANT_KEY, how="left").merge(risk, on=TENANT_KEY, how="left")
