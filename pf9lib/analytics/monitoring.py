@@ -33,9 +33,7 @@ CRITICAL_PCT = 85.0  # docs/domain.md §6: a host above this CPU or memory % is 
 # --------------------------------------------------------------------------------------------- questions
 
 
-def latest_hosts(store) -> pd.DataFrame:
-    """Latest values per host (stale ones marked, with the reason), joined to the hypervisor inventory."""
-    return store.sql("""
+_LATEST_HOSTS = """
         SELECT m.*, h.id AS hypervisor_id, h.region, h.state AS hypervisor_state,
                h.status AS hypervisor_status, h.vcpus AS inv_vcpus, h.memory_mb AS inv_memory_mb,
                h.running_vms AS inv_running_vms
@@ -44,7 +42,15 @@ def latest_hosts(store) -> pd.DataFrame:
               OR (m.hypervisor_hostname IS NULL AND h.host_ip = m.address)
         QUALIFY row_number() OVER (PARTITION BY m.host ORDER BY h.observed_at DESC NULLS LAST) = 1
         ORDER BY m.host
-    """)
+"""
+
+
+def latest_hosts(store) -> pd.DataFrame:
+    """Latest values per host (stale ones marked, with the reason), joined to the hypervisor inventory
+    (read from the store's kept current-state table)."""
+    from pf9lib.analytics.scope import with_current
+
+    return store.sql(with_current(store, _LATEST_HOSTS))
 
 
 _LATEST_VMS = """
