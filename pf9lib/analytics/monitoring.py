@@ -33,9 +33,7 @@ CRITICAL_PCT = 85.0  # docs/domain.md §6: a host above this CPU or memory % is 
 # --------------------------------------------------------------------------------------------- questions
 
 
-def latest_hosts(store) -> pd.DataFrame:
-    """Latest values per host (stale ones marked, with the reason), joined to the hypervisor inventory."""
-    return store.sql("""
+_LATEST_HOSTS = """
         SELECT m.*, h.id AS hypervisor_id, h.region, h.state AS hypervisor_state,
                h.status AS hypervisor_status, h.vcpus AS inv_vcpus, h.memory_mb AS inv_memory_mb,
                h.running_vms AS inv_running_vms
@@ -44,16 +42,18 @@ def latest_hosts(store) -> pd.DataFrame:
               OR (m.hypervisor_hostname IS NULL AND h.host_ip = m.address)
         QUALIFY row_number() OVER (PARTITION BY m.host ORDER BY h.observed_at DESC NULLS LAST) = 1
         ORDER BY m.host
-    """)
+"""
 
 
-def latest_vms(store) -> pd.DataFrame:
-    """Latest values per VM joined to inventory servers: by instance UUID, else by libvirt domain name on the
-    same hypervisor, else by instance name (same hypervisor first).
+def latest_hosts(store) -> pd.DataFrame:
+    """Latest values per host (stale ones marked, with the reason), joined to the hypervisor inventory
+    (read from the store's kept current-state table)."""
+    from pf9lib.analytics.scope import with_current
 
-    `joined_by` says how the server was found (uuid | domain | name | NULL when it is not in the inventory).
-    """
-    return store.sql("""
+    return store.sql(with_current(store, _LATEST_HOSTS))
+
+
+_LATEST_VMS = """
         WITH by_uuid AS (
             SELECT m.vm_key, s.id FROM metric_latest_vms m JOIN servers s ON s.id = m.instance_uuid
         ), by_domain AS (
@@ -82,7 +82,19 @@ def latest_vms(store) -> pd.DataFrame:
         LEFT JOIN joined j USING (vm_key)
         LEFT JOIN servers s ON s.id = j.id
         ORDER BY m.host, m.instance_name, m.domain
-    """)
+"""
+
+
+def latest_vms(store) -> pd.DataFrame:
+    """Latest values per VM joined to inventory servers: by instance UUID, else by libvirt domain name on the
+    same hypervisor, else by instance name (same hypervisor first).
+
+    `joined_by` says how the server was found (uuid | domain | name | NULL when it is not in the inventory).
+    Servers are read from the store's kept current-state table (pf9lib.analytics.scope.with_current).
+    """
+    from pf9lib.analytics.scope import with_current
+
+    return store.sql(with_current(store, _LATEST_VMS))
 
 
 def top_hosts(store, by: str = "cpu_pct", limit: int = 10) -> pd.DataFrame:
