@@ -51,10 +51,14 @@ def _lifetimes(store: Store) -> str:
     )
 
 
-def _filters(cloud: str | None, region: str | None, alias: str = "v") -> tuple[str, list]:
+def _filters(cloud, region, alias: str = "v") -> tuple[str, list]:
+    """A cloud or region filter: a name, or a list of names."""
     where, params = [], []
     for column, value in (("cloud", cloud), ("region", region)):
-        if value:
+        if isinstance(value, (list, tuple, set)):
+            where.append(f"{alias}.{column} IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(list(value))
+        elif value:
             where.append(f"{alias}.{column} = ?")
             params.append(value)
     return (" AND ".join(where) or "TRUE"), params
@@ -275,3 +279,16 @@ def trend(
             FROM judged GROUP BY ALL ORDER BY day, cloud, region""",
         [start.to_pydatetime(), end.to_pydatetime(), *params, *window_params],
     )
+
+
+def tenant_compliance(
+    store: Store | Path | str,
+    *,
+    cloud: str | None = None,
+    region: str | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """Per tenant (project in a region): enrolled (volume, policy) pairs and how many are compliant — the SLA
+    part of tenant health (pf9lib.analytics.tenants)."""
+    df = compliance(store, "tenant", cloud, region, now)
+    return df[["cloud", "region", "project_id", "enrolled", "compliant"]].reset_index(drop=True)

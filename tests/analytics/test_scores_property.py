@@ -137,7 +137,7 @@ def test_scores_match_the_formulas_and_stay_within_0_and_100(estate):
             assert util.at[project, "utilisation"] == pytest.approx(_expected_utilisation(parts))
         for column, frame in (("health", health), ("risk", risk), ("utilisation", util)):
             assert frame[column].between(0, 100).all()
-        assert set(health["sla_status"]) == {tenants.NO_POLICY_DATA}
+        assert set(health["sla_status"]) == {tenants.NOTHING_ENROLLED}  # these estates enrol no volume
         assert (health["sla_lost"] == 0).all()
         expected_status = [
             "healthy" if h >= 80 else "warning" if h >= 50 else "critical" for h in health["health"]

@@ -36,9 +36,10 @@ def test_sla_part_plugs_in_and_costs_0_2_points_per_percent_not_compliant(tmp_pa
     assert health.at["p1", "health"] == pytest.approx(88.0)
     assert health.at["p1", "sla_status"] == "40% compliant"
     assert health.at["p2", "sla_lost"] == 0 and health.at["p2", "sla_status"] == "nothing enrolled"
+    # Without `sla=`, pf9lib.analytics.sla decides: this store enrols no volume.
     plain = tenants.tenant_health(store).set_index("project_id")
-    assert plain.at["p1", "sla_status"] == "no policy data" and plain.at["p1", "health"] == 100
-    assert landing.sla_compliance(store)["sla_status"].tolist() == ["no policy data"]
+    assert plain.at["p1", "sla_status"] == "nothing enrolled" and plain.at["p1", "health"] == 100
+    assert landing.sla_compliance(store)["sla_status"].tolist() == ["nothing enrolled"]
     assert landing.sla_compliance(store, sla=sla)["compliance_pct"].tolist() == [40.0]
 
 

@@ -106,6 +106,30 @@ def test_every_mutation_made_one_drift_event(world):
     assert got == Counter((obj["id"], severity) for _, obj, _, severity in world.mutations)
 
 
+def _sla_pairs(raw, pid: str, now: datetime) -> list[bool]:
+    """docs/domain.md §5 from the raw listings: per enrolled (volume, policy), whether its newest available
+    automatic snapshot of that policy is within the policy's window."""
+    from pf9lib.policies import named_policy
+
+    out = []
+    for vol in (v for v in raw.volumes if _project(v, "volumes") == pid):
+        meta = vol.get("metadata") or {}
+        if str(meta.get("auto_snapshot", "")).lower() not in ("true", "yes", "1", "on"):
+            continue
+        for policy in [p.strip() for p in str(meta.get("snapshot_policies") or "").split(",") if p.strip()]:
+            times = []
+            for s in raw.snapshots:
+                if s["volume_id"] != vol["id"] or s["status"] != "available":
+                    continue
+                if (s.get("metadata") or {}).get("policy") != policy:
+                    continue
+                created = datetime.fromisoformat(s["created_at"].replace("Z", "+00:00"))
+                times.append(created if created.tzinfo else created.replace(tzinfo=now.tzinfo))
+            window = timedelta(hours=named_policy(policy).sla_hours)
+            out.append(bool(times) and now - max(times) <= window)
+    return out
+
+
 def test_tenant_health_equals_the_formula_over_raw_listings(world):
     raw = world.raw
     health = tenants.tenant_health(open_store(world.data_dir)).set_index("project_id")
@@ -124,8 +148,11 @@ def test_tenant_health_equals_the_formula_over_raw_listings(world):
         snap_errors = sum(
             s["status"].startswith("error") for s in raw.snapshots if _project(s, "snapshots") == pid
         )
+        pairs = _sla_pairs(raw, pid, world.now)
+        sla_lost = min(20, 0.2 * (100 - 100 * sum(pairs) / len(pairs))) if pairs else 0
         expected = 100 - (
-            min(20, 10 * statuses.count("ERROR"))
+            sla_lost
+            + min(20, 10 * statuses.count("ERROR"))
             + min(10, 2 * statuses.count("SHUTOFF"))
             + min(15, 5 * vol_errors)
             + min(10, 5 * snap_errors)
@@ -136,7 +163,10 @@ def test_tenant_health_equals_the_formula_over_raw_listings(world):
         assert row["health"] == pytest.approx(expected), project["name"]
         assert (row["error_vms"], row["shutoff_vms"]) == (statuses.count("ERROR"), statuses.count("SHUTOFF"))
         assert row["open_critical_drift"] == open_drift[(pid, "critical")]
-        assert row["sla_status"] == "no policy data" and row["region"] == world.region
+        assert row["sla_status"] == (
+            f"{100 * sum(pairs) / len(pairs):.0f}% compliant" if pairs else "nothing enrolled"
+        )
+        assert row["region"] == world.region
     assert health["health"].lt(100).any()  # the mutations cost something somewhere
 
 
