@@ -79,7 +79,7 @@ def test_real_changes_are_recorded_exactly_and_raise_drift(stack, admin, demo, d
         ("servers.status", server.id, "ACTIVE", "SHUTOFF"),
         ("servers.vm_state", server.id, "active", "stopped"),
         ("volumes.status", vol2.id, "in-use", "available"),
-        ("volumes.attached_server", vol2.id, vm1.id, None),
+        ("volumes.detached", vol2.id, vm1.id, None),  # a detach is its own (info) rule
         ("ports.deleted", port.id, "DOWN", None),  # graded like ports.status, from its last status
     }, events[["rule_id", "object_id", "old_value", "new_value"]].to_string()
 
