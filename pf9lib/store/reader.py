@@ -8,6 +8,7 @@ views describe, and `as_of` moves it, for inventory, events and metrics alike.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from datetime import UTC, datetime
@@ -79,7 +80,11 @@ class Store:
         self._empty: dict[str, Table] = {}  # raw views bound while their table had no file yet
         self._latest_batch: str | None = None
         self._materialised: dict[str, Any] = {}
+        self._now: tuple[Any, datetime | None] = (None, None)
         self._views: list[str] = []
+        # The views that are one table's files as they are (their signature is a directory look).
+        self._tables: dict[str, Table] = {t.name: t for t in (*RUN_TABLES, *METRIC_TABLES)}
+        self._tables.update({kind: event_table(kind) for kind in EVENT_KINDS})
         self._create_views()
 
     # -- sources ------------------------------------------------------------------------------------
@@ -278,17 +283,29 @@ class Store:
             raise Pf9Error(f"unknown event kind {kind!r}: the store has {', '.join(EVENT_KINDS)}")
         return kind
 
-    def cached(self, name: str, build_sql: str, depends_on: tuple[str, ...]) -> str:
-        """A temporary table of `build_sql`'s rows, rebuilt when a view in `depends_on` gained rows.
+    def signature(self, views: tuple[str, ...]) -> tuple:
+        """What a derived result depends on, cheaply: for a view over one table's files, the number of its
+        files and the newest one's time (files are immutable and appear whole, so any addition — or a
+        compaction — moves it); for another view, its row count."""
+        out = []
+        for view in views:
+            table = self._tables.get(view)
+            if table is None:
+                out.append(self.con.execute(f'SELECT count(*) FROM "{view}"').fetchone()[0])
+                continue
+            count, newest = 0, 0
+            for files in files_by_fingerprint(self.layout.table_dir(table)).values():
+                count += len(files)
+                newest = max([newest, *(os.stat(f).st_mtime_ns for f in files)])
+            out.append((count, newest))
+        return tuple(out)
 
-        The views it depends on are append-only, so their row counts (from Parquet footers) move whenever
-        anything was added. Analytics ask a dozen questions of the same derived table; this builds it once.
-        """
+    def cached(self, name: str, build_sql: str, depends_on: tuple[str, ...]) -> str:
+        """A temporary table of `build_sql`'s rows, rebuilt when a view in `depends_on` gained rows (see
+        `signature`). Analytics ask a dozen questions of the same derived table; this builds it once."""
         self._refresh()
         with self._lock:
-            signature = self.con.execute(
-                "SELECT " + ", ".join(f'(SELECT count(*) FROM "{v}")' for v in depends_on)
-            ).fetchone()
+            signature = self.signature(depends_on)
             if self._materialised.get(name) != signature:
                 self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {build_sql}')
                 self._materialised[name] = signature
@@ -325,8 +342,11 @@ class Store:
         empty store) the wall clock. Every analytic's default "now"."""
         if self.as_of_time is not None:
             return self.as_of_time
-        latest = self.scalar("SELECT max(started_at) FROM visible_runs")
-        return pd.Timestamp(latest).to_pydatetime() if latest is not None else datetime.now(UTC)
+        signature = self.signature(("run_starts", "run_ends"))
+        if self._now[0] != signature:  # a run became visible (or started) since: ask the views again
+            latest = self.scalar("SELECT max(started_at) FROM visible_runs")
+            self._now = (signature, pd.Timestamp(latest).to_pydatetime() if latest is not None else None)
+        return self._now[1] if self._now[1] is not None else datetime.now(UTC)
 
     @property
     def has_runs(self) -> bool:
