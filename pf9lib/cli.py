@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "schedule_cmd",
     "admin_cmd",
     "snapshots_cmd",
+    "restore_cmd",
 )
 
 
