@@ -75,6 +75,13 @@ def port(w: Writer, port_id: str) -> dict[str, Any] | None:
     return w.request("GET", "network", f"/ports/{port_id}", f"port {port_id}", ok_missing=True).get("port")
 
 
+def floating_ips(w: Writer, port_id: str) -> list[dict[str, Any]]:
+    query = urlencode({"port_id": port_id})
+    return (
+        w.get("network", f"/floatingips?{query}", f"floating IPs of port {port_id}").get("floatingips") or []
+    )
+
+
 def network(w: Writer, ref: str, project_id: str) -> dict[str, Any]:
     """A network the project may use (its own or shared), by id or name; one line naming the fix otherwise."""
     hits = w.get("network", f"/networks?{urlencode({'id': ref})}", "networks").get("networks") or []

@@ -63,12 +63,24 @@ def network_plan(
                 "network": net_name,
                 "subnet_id": subnet,
                 "ip": want,
-                "security_groups": group_ids
-                if group_ids is not None
-                else list(port.get("security_groups") or []),
+                "security_groups": list(port.get("security_groups") or [])
+                if group_ids is None
+                else group_ids,
+                "floating_ips": _floating(w, port, mode, i, warnings),
             }
         )
     return entries, warnings
+
+
+def _floating(w, port: dict[str, Any], mode: str, i: int, warnings: list[str]) -> list[dict[str, str]]:
+    """The floating IPs on an original port: a REPLACE moves them to the new port; a NEW restore leaves them
+    with the original (and says so)."""
+    found = cloud.floating_ips(w, port["id"])
+    if found and mode == "NEW":
+        held = ", ".join(f["floating_ip_address"] for f in found)
+        warnings.append(f"floating IP {held} stays with the original (port {i + 1} of the copy has none)")
+        return []
+    return [{"id": f["id"], "address": f["floating_ip_address"]} for f in found]
 
 
 def _ips(port: dict[str, Any]) -> str:

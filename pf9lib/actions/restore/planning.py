@@ -370,6 +370,10 @@ def build_steps(inputs: dict[str, Any]) -> list[Step]:
         )
     )
     steps.append(Step("restore.wait_active", {"server": f"@{server}"}, "wait until the server is ACTIVE"))
+    for n, entry in zip(port_steps, inputs["ports"], strict=True):
+        for fip in entry.get("floating_ips") or []:
+            text = f"move floating IP {fip['address']} to port {entry['index'] + 1}"
+            steps.append(Step("restore.floating_ip", {"port": f"@{n}", "floating_ip": fip["id"]}, text))
     for n, vol in zip(volume_steps, volumes, strict=True):
         if vol["role"] == "data":
             text = f"attach volume {inputs['name']}-{vol['name'] or vol['id'][:8]} as {vol['device']}"

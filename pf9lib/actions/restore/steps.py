@@ -325,6 +325,24 @@ def undo_attach(job: Job, obj: Created) -> bool:
     return True
 
 
+def move_floating_ip(job: Job, inputs: dict[str, Any]) -> list[Created]:
+    """REPLACE: the floating IP the original's port had goes to the new port (Neutron left it unassociated
+    when the original went)."""
+    fid, port = inputs["floating_ip"], inputs["port"]
+    body = {"floatingip": {"port_id": port}}
+    answer = job.admin.request("PUT", "network", f"/floatingips/{fid}", f"floating IP {fid}", body)
+    fip = answer.get("floatingip") or {"id": fid}
+    return [
+        {"type": "floating_ip", "id": fid, "name": fip.get("floating_ip_address") or fid, "port_id": port}
+    ]
+
+
+def undo_floating_ip(job: Job, obj: Created) -> bool:
+    body = {"floatingip": {"port_id": None}}
+    job.admin.request("PUT", "network", f"/floatingips/{obj['id']}", f"floating IP {obj['name']}", body)
+    return True
+
+
 # --------------------------------------------------------------------------------------------- the end
 
 
@@ -357,6 +375,7 @@ for _name, _step in (
     ("restore.port", RestoreStep(create_port, find_port, undo_port)),
     ("restore.server", RestoreStep(create_server, find_server, undo_server)),
     ("restore.wait_active", RestoreStep(wait_active)),
+    ("restore.floating_ip", RestoreStep(move_floating_ip, None, undo_floating_ip)),
     ("restore.attach", RestoreStep(attach, find_attachment, undo_attach)),
     ("restore.finalize", RestoreStep(finalize)),
 ):
