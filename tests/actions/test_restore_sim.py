@@ -148,6 +148,36 @@ def test_replace_brings_the_vm_back_in_place_with_its_addresses(cloud):
     assert sorted(s["volume_id"] for s in safety) == sorted(v["id"] for v in plan.inputs["vm"]["attached"])
 
 
+def test_replace_of_an_image_booted_vm_keeps_an_image_safety_snapshot_and_cleans_up_what_it_can(cloud):
+    sim, settings = cloud
+    prepared = image_vm_with_snapshots(sim, settings)
+    name = prepared.vm["name"]
+    plan = restore.plan_restore(
+        settings,
+        OPERATOR,
+        name,
+        prepared.point,
+        mode="replace",
+        confirm=f"DELETE AND RESTORE {name}",
+        cleanup_old_volumes=True,
+    )
+    result = run(settings, plan)
+    assert result.status == "succeeded", result.message
+    conn = sim.connect()
+    [server] = tagged(sim, plan.plan_id)["servers"]
+    assert conn.compute.get_server(server["id"]).image.id == prepared.point
+    images = conn.image.get(f"/images?instance_uuid={prepared.vm['id']}").json()["images"]
+    assert [i["name"] for i in images if i.get("pf9wb_plan") == plan.plan_id][0].startswith(
+        f"pf9wb-safety-{name}-"
+    )
+    # The original's data volume has snapshots, which Cinder keeps it for: the clean-up says so.
+    notes = [s["detail"] for s in restore.job(settings.data_dir, plan.plan_id)["steps"]]
+    assert any(n.startswith("kept the original's volume jenkins-data") for n in notes)
+    assert (
+        conn.block_storage.get(f"/volumes/{prepared.data_volume}").json()["volume"]["status"] == "available"
+    )
+
+
 def test_ip_strategies(cloud):
     sim, settings = cloud
     prepared = bfv_with_snapshots(sim, settings)

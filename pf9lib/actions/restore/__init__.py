@@ -4,13 +4,14 @@ restore wizard, so that a wizard only composes them.
     projects_with_vms(store)             the projects that have VMs
     vms_of_project(store, project)       the VMs of one
     points(store, vm)                    the VM's restore points, newest first, with their coverage
-    plan_restore(settings, who, vm, point, …)   a checked plan, stored PLANNED (describe(plan) reads it out)
+    plan_restore(settings, who, vm, point, RestoreOptions(…))   a checked plan, stored PLANNED (describe)
     execute(settings, job, who, wait=…)  run it (operators and admins; RESTORE_ENABLED, not RESTORE_DRY_RUN)
     job(store, job) / jobs(store)        poll a job's state and step list / every job
     cancel(…) / retry(…)                 stop one between steps / resume one where its work stops
 
-Modules: points (the store side), planning and network (the plan), executor (the step machine), steps and
-steps_replace (what each step does), cloud (live reads), jobs (states, execute, retry, cancel).
+Modules: points (the store side), planning, network and machine (the plan and its step list), executor
+(the step machine), steps and steps_replace (what each step does), cloud (live reads), jobs (states,
+execute, retry, cancel).
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from __future__ import annotations
 from pf9lib.actions.restore import steps, steps_replace  # noqa: F401
 from pf9lib.actions.restore.executor import RestoreContext
 from pf9lib.actions.restore.jobs import STATES, cancel, describe, execute, job, jobs, retry
-from pf9lib.actions.restore.planning import IP_STRATEGIES, MODES, confirmation, default_name, plan_restore
+from pf9lib.actions.restore.planning import (
+    IP_STRATEGIES,
+    MODES,
+    RestoreOptions,
+    confirmation,
+    default_name,
+    plan_restore,
+)
 from pf9lib.actions.restore.points import (
     MATCH_WINDOW_HOURS,
     find_vm,
@@ -35,6 +43,7 @@ __all__ = [
     "MODES",
     "STATES",
     "RestoreContext",
+    "RestoreOptions",
     "cancel",
     "confirmation",
     "default_name",

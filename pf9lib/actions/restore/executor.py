@@ -153,7 +153,7 @@ class Job:
 # --------------------------------------------------------------------------------------------- state
 
 
-def done_steps(events, plan: Plan) -> tuple[dict[int, list[Created]], set[int]]:
+def done_steps(events) -> tuple[dict[int, list[Created]], set[int]]:
     """(step → what it made and still stands, steps started before) from every attempt's events."""
     done: dict[int, list[Created]] = {}
     started: set[int] = set()
@@ -241,7 +241,7 @@ def execute_plan(ctx: ActionContext, plan: Plan, attempt: str, _done: dict, _res
             message = f"another restore of VM {vm['name']} is running: wait for it, or cancel it"
             return ApplyResult(plan.plan_id, "refused", message)
         store = Store(ctx.data_dir)
-        done, started = done_steps(steps_of(store, plan.plan_id), plan)
+        done, started = done_steps(steps_of(store, plan.plan_id))
         service = ServiceUser(ctx.settings, ctx.writer(plan.region))
         ctx.others.append(service)
         job = Job(ctx, plan, attempt, done, started, store, service)

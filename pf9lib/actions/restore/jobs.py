@@ -130,7 +130,7 @@ def _done_count(store: Store, plan_id: str) -> int:
     from pf9lib.actions.plan import steps_of
     from pf9lib.actions.restore.executor import done_steps
 
-    done, _ = done_steps(steps_of(store, plan_id), None)
+    done, _ = done_steps(steps_of(store, plan_id))
     return len(done)
 
 

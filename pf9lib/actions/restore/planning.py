@@ -5,14 +5,16 @@ executor runs. Nothing in the cloud changes; the plan is stored PLANNED through 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pf9lib.actions.audit import record
 from pf9lib.actions.engine import ActionContext, authorize, make_plan
-from pf9lib.actions.plan import Plan, Step
+from pf9lib.actions.plan import Plan
 from pf9lib.actions.restore import cloud
+from pf9lib.actions.restore.machine import build_steps
 from pf9lib.actions.restore.network import network_plan
 from pf9lib.actions.restore.points import IMAGE_SNAPSHOT, VOLUME_SNAPSHOT, find_vm, point
 from pf9lib.errors import Pf9Error
@@ -39,47 +41,67 @@ def _refuse(settings, who, kind: str, target: str, message: str) -> None:
     raise Pf9Error(message)
 
 
+@dataclass(frozen=True)
+class RestoreOptions:
+    """What a restore plan is asked for (docs/domain.md §8); `checked()` normalises and validates it."""
+
+    mode: str = "NEW"  # NEW (side by side) or REPLACE (in place)
+    name: str | None = None  # default <name>-restored-<YYYYMMDD-HHMM>
+    ip_strategy: str = "NEW_IPS"
+    ips: tuple[str, ...] = ()  # MANUAL_IP: one per original port, in the plan's port order
+    network: str | None = None  # every port on this network instead of the original's
+    security_groups: tuple[str, ...] = ()  # instead of the original ports' groups
+    data_volumes: tuple[str, ...] | None = None  # None: every data volume the point covers
+    confirm: str | None = None  # REPLACE: `DELETE AND RESTORE <vm name>`
+    safety_snapshot: bool = True  # REPLACE: snapshot the VM before deleting it
+    delete_volumes_on_failure: bool = False  # default: a failed job keeps (and lists) its volumes
+    cleanup_old_volumes: bool = False  # REPLACE: delete the original's volumes at the end
+
+    def checked(self) -> RestoreOptions:
+        mode, strategy = self.mode.upper(), self.ip_strategy.upper()
+        if mode not in MODES:
+            raise Pf9Error(f"mode {mode!r} is not one of {', '.join(MODES)}")
+        if strategy not in IP_STRATEGIES:
+            raise Pf9Error(f"IP strategy {strategy!r} is not one of {', '.join(IP_STRATEGIES)}")
+        if self.ips and strategy != "MANUAL_IP":
+            raise Pf9Error(
+                "addresses are given only with the MANUAL_IP strategy: add --ip-strategy MANUAL_IP"
+            )
+        wanted = None if self.data_volumes is None else tuple(self.data_volumes)
+        return replace(
+            self,
+            mode=mode,
+            ip_strategy=strategy,
+            ips=tuple(self.ips or ()),
+            security_groups=tuple(self.security_groups or ()),
+            data_volumes=wanted,
+        )
+
+
 def plan_restore(
     settings,
     who: Identity | str,
     vm: str,
     point_id: str,
-    mode: str = "NEW",
-    name: str | None = None,
-    ip_strategy: str = "NEW_IPS",
-    ips: list[str] | None = None,
-    network: str | None = None,
-    security_groups: list[str] | None = None,
-    data_volumes: list[str] | None = None,
-    confirm: str | None = None,
-    safety_snapshot: bool = True,
-    delete_volumes_on_failure: bool = False,
-    cleanup_old_volumes: bool = False,
+    options: RestoreOptions | None = None,
     now: datetime | None = None,
     store: Store | None = None,
+    **option: Any,
 ) -> Plan:
-    """Plan restoring `vm` (id or name) from restore point `point_id` (see `points`); a Pf9Error names the
-    first thing that stands in the way (refusals of a REPLACE are audited)."""
-    mode, ip_strategy = mode.upper(), ip_strategy.upper()
-    if mode not in MODES:
-        raise Pf9Error(f"mode {mode!r} is not one of {', '.join(MODES)}")
-    if ip_strategy not in IP_STRATEGIES:
-        raise Pf9Error(f"IP strategy {ip_strategy!r} is not one of {', '.join(IP_STRATEGIES)}")
-    if ips and ip_strategy != "MANUAL_IP":
-        raise Pf9Error("addresses are given only with the MANUAL_IP strategy: add --ip-strategy MANUAL_IP")
-    kind = KINDS[mode]
+    """Plan restoring `vm` (id or name) from restore point `point_id` (see `points`), with `options` (or
+    their fields as keywords: mode="REPLACE", ip_strategy=…); a Pf9Error names the first thing that stands in
+    the way (refusals of a REPLACE and quota shortfalls are audited)."""
+    opts = (options or RestoreOptions(**option)).checked()
+    kind = KINDS[opts.mode]
     authorize(settings, who, kind, vm)
     store = store or Store(settings.data_dir)
     row = find_vm(store, vm)
     target = row["name"] or row["id"]
-    if mode == "REPLACE" and confirm != confirmation(target):
-        _refuse(
-            settings,
-            who,
-            kind,
-            target,
-            f"REPLACE deletes VM {target}: confirm by typing exactly `{confirmation(target)}` (--confirm)",
+    if opts.mode == "REPLACE" and opts.confirm != confirmation(target):
+        message = (
+            f"REPLACE deletes VM {target}: confirm by typing exactly `{confirmation(target)}` (--confirm)"
         )
+        _refuse(settings, who, kind, target, message)
     chosen = point(store, row["id"], point_id)
     now = (now or datetime.now(UTC)).astimezone(UTC)
     ctx = ActionContext(settings, Path(settings.data_dir), "probe", row["region"])
@@ -90,55 +112,60 @@ def plan_restore(
             f"VM {target} is not in the cloud any more: collect again (`pf9wb collect`) and choose"
         )
     facts = _live_facts(w, live, chosen)
-    data, warnings = _data_plan(w, facts, chosen, data_volumes)
-    ports, port_warnings = network_plan(
-        w, facts["ports"], ip_strategy, ips or [], network, security_groups, mode, live
+    data, warnings = _data_plan(w, facts, chosen, opts.data_volumes)
+    ports, more = network_plan(
+        w,
+        facts["ports"],
+        opts.ip_strategy,
+        list(opts.ips),
+        opts.network,
+        list(opts.security_groups),
+        opts.mode,
+        live,
     )
-    warnings += port_warnings
-    needs = _needs(facts, data, ports, mode)
+    needs = _needs(facts, data, ports, opts.mode)
     quota = cloud.quotas(w, live["tenant_id"])
     short = cloud.shortfalls(quota, needs)
     if short:
-        _refuse(
-            settings,
-            who,
-            kind,
-            target,
-            f"quota of project {row['project_name'] or live['tenant_id']} is short: "
+        project = row["project_name"] or live["tenant_id"]
+        message = (
+            f"quota of project {project} is short: "
             + "; ".join(short)
-            + ": raise the quota or free resources",
+            + ": raise the quota or free resources"
         )
-    new_name = name or default_name(target, now)
-    warnings += _differences(settings, live, facts, new_name, mode, security_groups, network)
+        _refuse(settings, who, kind, target, message)
+    new_name = opts.name or default_name(target, now)
+    warnings += more + _differences(settings, live, facts, new_name, opts)
     inputs = {
         "vm": _vm_inputs(row, live, facts),
         "point": facts["point"],
-        "mode": mode,
+        "mode": opts.mode,
         "name": new_name,
-        "ip_strategy": ip_strategy,
-        "network": network,
-        "security_groups": security_groups or [],
+        "ip_strategy": opts.ip_strategy,
+        "network": opts.network,
+        "security_groups": list(opts.security_groups),
         "root": facts["root"],
         "data_volumes": data,
         "ports": ports,
         "quota": {k: {**quota[k], "need": needs[k]} for k in needs},
         "warnings": warnings,
         "options": {
-            "safety_snapshot": bool(safety_snapshot and mode == "REPLACE"),
-            "delete_volumes_on_failure": delete_volumes_on_failure,
-            "cleanup_old_volumes": bool(cleanup_old_volumes and mode == "REPLACE"),
+            "safety_snapshot": opts.safety_snapshot and opts.mode == "REPLACE",
+            "delete_volumes_on_failure": opts.delete_volumes_on_failure,
+            "cleanup_old_volumes": opts.cleanup_old_volumes and opts.mode == "REPLACE",
         },
-        "confirmation": confirm if mode == "REPLACE" else None,
+        "confirmation": opts.confirm if opts.mode == "REPLACE" else None,
         "planned_at": now.isoformat(),
     }
-    steps = build_steps(inputs)
     p = facts["point"]
     summary = (
-        f"{mode} restore of {target} from {p['kind'].replace('_', ' ')} {p['name'] or p['id']} "
+        f"{opts.mode} restore of {target} from {p['kind'].replace('_', ' ')} {p['name'] or p['id']} "
         f"({p['created_at'][:16]}) as {new_name}: {len(data) + bool(facts['root'])} volume(s), "
         f"{len(ports)} port(s), {len(warnings)} warning(s)"
     )
-    return make_plan(settings, who, kind, target, summary, steps, [], inputs, row["region"], ctx)
+    return make_plan(
+        settings, who, kind, target, summary, build_steps(inputs), [], inputs, row["region"], ctx
+    )
 
 
 def _live_facts(w, live: dict[str, Any], chosen: dict[str, Any]) -> dict[str, Any]:
@@ -281,13 +308,14 @@ def _vm_inputs(row, live, facts) -> dict[str, Any]:
     }
 
 
-def _differences(settings, live, facts, new_name, mode, groups, network) -> list[str]:
+def _differences(settings, live, facts, new_name: str, opts: RestoreOptions) -> list[str]:
     """What the restored VM will not have of the original (the network plan adds the addresses)."""
     out = [f"the restored VM is named {new_name}"] if new_name != live["name"] else []
     if live.get("key_name"):
         out.append(
             f"key pair {live['key_name']} is not passed (it belongs to its user): the disk keeps its keys"
         )
+    mode, groups, network = opts.mode, opts.security_groups, opts.network
     if live.get("OS-EXT-SRV-ATTR:user_data") and mode == "REPLACE":
         out.append("user data is read just before the delete: a crash after the delete loses it")
     meta = live.get("metadata") or {}
@@ -305,89 +333,3 @@ def _differences(settings, live, facts, new_name, mode, groups, network) -> list
             "the VM is made in its own project"
         )
     return out
-
-
-def build_steps(inputs: dict[str, Any]) -> list[Step]:
-    """The step machine of docs/domain.md §8 for these inputs ("@N" is what step N created)."""
-    vm, mode, options = inputs["vm"], inputs["mode"], inputs["options"]
-    steps = [
-        Step("restore.validate", {}, "validate the live state (VM, point, flavor, networks, addresses)"),
-        Step("restore.service_user", {}, f"ensure the service user's role on project {vm['project_name']}"),
-        Step("restore.quota", {}, "check the quotas (instances, cores, RAM, volumes, gigabytes, ports)"),
-    ]
-    if mode == "REPLACE":
-        if options["safety_snapshot"]:
-            steps.append(Step("restore.safety_snapshot", {}, f"take a safety snapshot of {vm['name']}"))
-        steps += [
-            Step("restore.delete_vm", {}, f"delete VM {vm['name']} ({vm['id']})"),
-            Step("restore.wait_deleted", {}, f"wait until VM {vm['name']} is gone"),
-            Step(
-                "restore.clean_ports",
-                {"port_ids": [p["original_port"] for p in inputs["ports"]]},
-                "delete the original's ports left behind",
-            ),
-        ]
-    volume_steps = []
-    volumes = ([{**inputs["root"], "role": "root"}] if inputs["root"] else []) + [
-        {**v, "role": "data"} for v in inputs["data_volumes"]
-    ]
-    for vol in volumes:
-        label = "root" if vol["role"] == "root" else (vol["name"] or vol["id"][:8])
-        spec = {
-            "role": vol["role"],
-            "source_volume": vol["id"],
-            "snapshot_id": vol["snapshot_id"],
-            "size": vol["size"],
-            "name": f"{inputs['name']}-{label}",
-            "device": vol["device"],
-        }
-        volume_steps.append(len(steps))
-        steps.append(
-            Step(
-                "restore.volume",
-                spec,
-                f"create volume {spec['name']} ({vol['size']} GB) from {vol['snapshot_id']}",
-            )
-        )
-    if volume_steps:
-        refs = [f"@{n}" for n in volume_steps]
-        steps.append(Step("restore.wait_volumes", {"volumes": refs}, "wait until the volumes are available"))
-    port_steps = []
-    for entry in inputs["ports"]:
-        port_steps.append(len(steps))
-        where = entry["ip"] or "a new address"
-        steps.append(
-            Step("restore.port", {"index": entry["index"]}, f"create a port on {entry['network']} ({where})")
-        )
-    root_ref = f"@{volume_steps[0]}" if inputs["root"] else None
-    server = len(steps)
-    boot = "its restored root volume" if root_ref else f"image snapshot {inputs['point']['id']}"
-    steps.append(
-        Step(
-            "restore.server",
-            {"root_volume": root_ref, "ports": [f"@{n}" for n in port_steps]},
-            f"create server {inputs['name']} ({vm['flavor']['name']}, boot from {boot})",
-        )
-    )
-    steps.append(Step("restore.wait_active", {"server": f"@{server}"}, "wait until the server is ACTIVE"))
-    for n, entry in zip(port_steps, inputs["ports"], strict=True):
-        for fip in entry.get("floating_ips") or []:
-            text = f"move floating IP {fip['address']} to port {entry['index'] + 1}"
-            steps.append(Step("restore.floating_ip", {"port": f"@{n}", "floating_ip": fip["id"]}, text))
-    for n, vol in zip(volume_steps, volumes, strict=True):
-        if vol["role"] == "data":
-            text = f"attach volume {inputs['name']}-{vol['name'] or vol['id'][:8]} as {vol['device']}"
-            steps.append(
-                Step(
-                    "restore.attach",
-                    {"server": f"@{server}", "volume": f"@{n}", "device": vol["device"]},
-                    text,
-                )
-            )
-    steps.append(Step("restore.finalize", {"server": f"@{server}"}, "check the restored VM and record it"))
-    if options["cleanup_old_volumes"]:
-        old = [v["id"] for v in vm["attached"]]
-        steps.append(
-            Step("restore.cleanup", {"volume_ids": old}, "delete the original's volumes left behind")
-        )
-    return steps
