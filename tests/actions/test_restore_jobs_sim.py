@@ -94,6 +94,48 @@ def test_a_fault_at_each_step_leaves_no_orphan_and_a_retry_completes(cloud, step
     assert restore.jobs(settings.data_dir)["state"].tolist() == ["SUCCEEDED"]
 
 
+# The steps only a REPLACE has (its wait for the delete reads the VM as validate does: not targetable alone).
+REPLACE_FAULTS = {
+    "restore.safety_snapshot": lambda p: {"method": "POST", "path": "/snapshots$"},
+    "restore.delete_vm": lambda p: {"method": "DELETE", "path": f"/servers/{p.inputs['vm']['id']}$"},
+    "restore.clean_ports": lambda p: {
+        "method": "GET",
+        "path": f"/ports/{p.inputs['ports'][0]['original_port']}$",
+    },
+    "restore.floating_ip": lambda p: {"method": "PUT", "path": "/floatingips/"},
+}
+
+
+@pytest.mark.parametrize("step", sorted(REPLACE_FAULTS))
+def test_a_fault_at_each_replace_step_rolls_back_and_a_retry_brings_the_vm_back(cloud, step):
+    sim, settings, prepared, _ = cloud
+    name = prepared.vm["name"]
+    plan = restore.plan_restore(
+        settings,
+        OPERATOR,
+        name,
+        prepared.point,
+        mode="replace",
+        name=name,
+        ip_strategy="SAME_IPS_OR_FAIL",
+        confirm=f"DELETE AND RESTORE {name}",
+    )
+    n = next(i for i, s in enumerate(plan.steps) if s.action == step)
+    sim.faults({**REPLACE_FAULTS[step](plan), "status": 503})
+    result = restore.execute(settings, plan.plan_id, OPERATOR, context=quick(settings))
+    sim.clear_faults()
+    assert result.status == "failed" and result.message.startswith(f"step {n + 1} ("), result.message
+    assert_no_orphans(sim, plan.plan_id)
+    deleted = n > next(i for i, s in enumerate(plan.steps) if s.action == "restore.delete_vm")
+    assert ("the original VM is deleted: retry resumes" in result.message) == deleted
+    again = restore.retry(settings, plan.plan_id, OPERATOR, context=quick(settings))
+    assert again.status == "succeeded", again.message
+    assert_restored_once(sim, plan)
+    [server] = tagged(sim, plan.plan_id)["servers"]
+    before = sorted(a["addr"] for v in prepared.vm["addresses"].values() for a in v)
+    assert sorted(a["addr"] for v in server["addresses"].values() for a in v) == before
+
+
 def test_cancel_stops_between_steps_and_rolls_back_then_retry_completes(cloud):
     sim, settings, _, plan = cloud
     ports = [i for i, s in enumerate(plan.steps) if s.action == "restore.port"]

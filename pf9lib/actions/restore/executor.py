@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pf9lib.actions.client import WriteError, Writer
+from pf9lib.actions.client import WriteError, Writer, plan_tag
 from pf9lib.actions.engine import ActionContext, ApplyResult, register_kind
 from pf9lib.actions.plan import PLAN, TERMINAL, Plan, record_step, steps_of
 from pf9lib.actions.restore.planning import KINDS, confirmation
@@ -96,8 +96,6 @@ class Job:
 
     @property
     def tag(self) -> str:
-        from pf9lib.actions.client import plan_tag
-
         return plan_tag(self.plan.plan_id)
 
     def pace(self, name: str, default: float) -> float:
@@ -242,7 +240,10 @@ def execute_plan(ctx: ActionContext, plan: Plan, attempt: str, _done: dict, _res
             return ApplyResult(plan.plan_id, "refused", message)
         store = Store(ctx.data_dir)
         done, started = done_steps(steps_of(store, plan.plan_id))
-        service = ServiceUser(ctx.settings, ctx.writer(plan.region))
+        try:
+            service = ServiceUser(ctx.settings, ctx.writer(plan.region))
+        except Pf9Error as exc:  # e.g. a service user without a password: nothing was done
+            return ApplyResult(plan.plan_id, "refused", str(exc))
         ctx.others.append(service)
         job = Job(ctx, plan, attempt, done, started, store, service)
         return _run(job)
@@ -270,7 +271,8 @@ def _run(job: Job) -> ApplyResult:
                 continue
             job.done[n] = action.run(job, inputs)
         except (WriteError, Pf9Error) as exc:
-            job.event("failed", str(exc))
+            job.event("failed", "; ".join([str(exc), *job.notes]))
+            job.notes.clear()
             return _unwind(job, "failed", f"step {n + 1} ({step.text}) failed: {exc}")
         detail = "; ".join(job.notes)
         job.notes.clear()
@@ -288,6 +290,8 @@ def _unwind(job: Job, status: str, message: str) -> ApplyResult:
         message += f"; kept {', '.join(_name(c) for c in kept)}"
     if left:
         message += f"; NOT rolled back: {', '.join(_name(c) for c in left)}"
+    if any(job.plan.steps[n].action == "restore.delete_vm" for n in job.done):
+        message += "; the original VM is deleted: retry resumes the restore from its snapshots"
     made = [c for k in sorted(job.done) for c in job.done[k]]
     return ApplyResult(job.plan.plan_id, status, message, made, removed, kept + left)
 
@@ -309,7 +313,9 @@ def rollback(job: Job) -> tuple[list[Created], list[Created], list[Created]]:
                 left.append(obj)
                 continue
             if gone:
-                job.event("rolled_back", f"removed {_name(obj)}", [obj])
+                said = "; ".join([f"removed {_name(obj)}", *job.notes])
+                job.notes.clear()
+                job.event("rolled_back", said, [obj])
                 removed.append(obj)
             else:
                 kept.append(obj)
