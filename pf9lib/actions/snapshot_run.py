@@ -126,20 +126,6 @@ def plan_run(
     names = live.projects(ctx)
     wanted = set(projects or [])
     lines: dict[str, list[Step]] = defaultdict(list)  # project → its steps (creates, notes, prunes)
-
-    def project_of(pid: str) -> dict[str, Any] | None:
-        project = names.get(pid, {"name": pid})
-        return None if wanted and not wanted & {pid, project["name"]} else project
-
-    def policy_of(name: str) -> Policy | str | None:
-        """The policy when due now, a reason when unknown, None when not wanted or not due."""
-        if policies and name not in policies:
-            return None
-        pol = catalogue.get(name) or named_policy(name)
-        if pol is None:
-            return f"unknown policy {name}"
-        return pol if pol.due(now) else None
-
     counts: dict[str, int] = defaultdict(int)
     for region in live.regions(ctx):
         volumes = live.listing(ctx, "volumes", region)
@@ -147,9 +133,8 @@ def plan_run(
         for snap in live.listing(ctx, "snapshots", region):
             snaps_by_volume[snap.get("volume_id")].append(snap)
         # Server metadata enrols servers: the full listing then, which names the servers too.
-        listed = live.listing(ctx, "servers", region) if servers else None
-        names_of = {s["id"]: s.get("name") for s in listed} if listed is not None else None
-        server_names = names_of if names_of is not None else live.names(ctx, "servers", region)
+        listed = live.listing(ctx, "servers", region) if servers else []
+        known = {s["id"]: s.get("name") for s in listed} if servers else live.names(ctx, "servers", region)
         headroom: dict[str, dict[str, int | None]] = {}
         for volume in sorted(volumes, key=lambda v: (v.get("os-vol-tenant-attr:tenant_id") or "", v["id"])):
             pid = volume.get("os-vol-tenant-attr:tenant_id") or ""
@@ -167,16 +152,7 @@ def plan_run(
                 if not pol.due(now):
                     continue
                 step = _decide(
-                    ctx,
-                    volume,
-                    pol,
-                    region,
-                    project,
-                    server_names,
-                    snaps_by_volume,
-                    headroom,
-                    now,
-                    max_size_gb,
+                    ctx, volume, pol, region, project, known, snaps_by_volume, headroom, now, max_size_gb
                 )
                 lines[pid].append(step)
                 counts[step.inputs.get("state", "create")] += 1
@@ -200,6 +176,7 @@ def plan_run(
                     lines[pid].append(Step("snapshot.prune", inputs, text))
                     counts["prune"] += 1
         if listed:
+            project_of, policy_of = _selectors(names, wanted, policies, catalogue, now)
             for pid, step in plan_servers(ctx, region, listed, project_of, policy_of, now):
                 lines[pid].append(step)
                 counts[step.inputs.get("state") or step.action.split(".")[1]] += 1
@@ -210,13 +187,28 @@ def plan_run(
         f"{counts['create']} to create, {counts['prune']} to prune, {counts['skip']} skipped, "
         f"{counts['blocked']} blocked by quota, in {len(lines)} project(s) at {now:%Y-%m-%d %H:%M} UTC"
     )
-    inputs = {
-        "now": now.isoformat(),
-        "policies": policies or [],
-        "projects": sorted(wanted),
-        "servers": servers,
-    }
+    inputs = {"now": now.isoformat(), "policies": policies or [], "projects": sorted(wanted)}
+    inputs["servers"] = servers
     return make_plan(settings, who, KIND, "volumes", summary, steps, [], inputs, None, ctx)
+
+
+def _selectors(names, wanted, policies, catalogue, now):
+    """(project_of, policy_of) for the servers' lines: a project's {name} unless filtered out; a policy when
+    due now, a reason when unknown, None when not wanted or not due."""
+
+    def project_of(pid: str) -> dict[str, Any] | None:
+        project = names.get(pid, {"name": pid})
+        return None if wanted and not wanted & {pid, project["name"]} else project
+
+    def policy_of(name: str) -> Policy | str | None:
+        if policies and name not in policies:
+            return None
+        pol = catalogue.get(name) or named_policy(name)
+        if pol is None:
+            return f"unknown policy {name}"
+        return pol if pol.due(now) else None
+
+    return project_of, policy_of
 
 
 def _note(lines, counts, pid, project, volume, policy, region, reason, state="skip") -> None:

@@ -13,11 +13,11 @@ from pf9lib.actions.restore import cloud
 from pf9lib.errors import Pf9Error
 
 
-def network_plan(
-    w, ports, strategy, ips, override, groups, mode, live
-) -> tuple[list[dict[str, Any]], list[str]]:
+def network_plan(w, ports, opts, live: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     """One entry per original port: network, subnet, the address to ask for (None: a new one), security
     groups; with the warnings (TRY_SAME_IPS falling back) — or a Pf9Error (SAME_IPS_OR_FAIL, MANUAL_IP)."""
+    strategy, ips, mode = opts.ip_strategy, list(opts.ips), opts.mode
+    override, groups = opts.network, list(opts.security_groups)
     project = live["tenant_id"]
     if strategy == "MANUAL_IP" and len(ips) != len(ports):
         had = ", ".join(_ips(p) for p in ports) or "none"

@@ -113,16 +113,7 @@ def plan_restore(
         )
     facts = _live_facts(w, live, chosen)
     data, warnings = _data_plan(w, facts, chosen, opts.data_volumes)
-    ports, more = network_plan(
-        w,
-        facts["ports"],
-        opts.ip_strategy,
-        list(opts.ips),
-        opts.network,
-        list(opts.security_groups),
-        opts.mode,
-        live,
-    )
+    ports, more = network_plan(w, facts["ports"], opts, live)
     needs = _needs(facts, data, ports, opts.mode)
     quota = cloud.quotas(w, live["tenant_id"])
     short = cloud.shortfalls(quota, needs)
@@ -136,7 +127,21 @@ def plan_restore(
         _refuse(settings, who, kind, target, message)
     new_name = opts.name or default_name(target, now)
     warnings += more + _differences(settings, live, facts, new_name, opts)
-    inputs = {
+    inputs = _inputs(opts, row, live, facts, data, ports, needs, quota, warnings, new_name, now)
+    p = facts["point"]
+    summary = (
+        f"{opts.mode} restore of {target} from {p['kind'].replace('_', ' ')} {p['name'] or p['id']} "
+        f"({p['created_at'][:16]}) as {new_name}: {len(data) + bool(facts['root'])} volume(s), "
+        f"{len(ports)} port(s), {len(warnings)} warning(s)"
+    )
+    return make_plan(
+        settings, who, kind, target, summary, build_steps(inputs), [], inputs, row["region"], ctx
+    )
+
+
+def _inputs(opts, row, live, facts, data, ports, needs, quota, warnings, new_name, now) -> dict[str, Any]:
+    """The plan's inputs: what the executor needs, as the plan saw it (never the user data)."""
+    return {
         "vm": _vm_inputs(row, live, facts),
         "point": facts["point"],
         "mode": opts.mode,
@@ -157,15 +162,6 @@ def plan_restore(
         "confirmation": opts.confirm if opts.mode == "REPLACE" else None,
         "planned_at": now.isoformat(),
     }
-    p = facts["point"]
-    summary = (
-        f"{opts.mode} restore of {target} from {p['kind'].replace('_', ' ')} {p['name'] or p['id']} "
-        f"({p['created_at'][:16]}) as {new_name}: {len(data) + bool(facts['root'])} volume(s), "
-        f"{len(ports)} port(s), {len(warnings)} warning(s)"
-    )
-    return make_plan(
-        settings, who, kind, target, summary, build_steps(inputs), [], inputs, row["region"], ctx
-    )
 
 
 def _live_facts(w, live: dict[str, Any], chosen: dict[str, Any]) -> dict[str, Any]:
