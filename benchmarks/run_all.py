@@ -18,6 +18,7 @@ BENCHMARKS = (
     "bench_drift",
     "bench_actions",
     "bench_snapshots",
+    "bench_restore",
 )
 
 

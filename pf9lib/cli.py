@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "admin_cmd",
     "snapshots_cmd",
     "tenants_cmd",
+    "restore_cmd",
 )
 
 

@@ -19,6 +19,7 @@ _PROXIES = {
     "compute": "compute",
     "block-storage": "block_storage",
     "network": "network",
+    "image": "image",
 }
 _STRIP = {"identity": "/v3", "network": "/v2.0", "image": "/v2"}
 

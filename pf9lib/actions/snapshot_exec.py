@@ -12,6 +12,7 @@ from pf9lib.actions.client import WriteError, plan_tag
 from pf9lib.actions.engine import ActionContext, ApplyResult, register_kind
 from pf9lib.actions.plan import Plan, record_steps
 from pf9lib.actions.service_user import ServiceUser
+from pf9lib.actions.snapshot_images import ImageSteps
 from pf9lib.actions.snapshot_run import (
     CREATED_BY,
     KIND,
@@ -39,6 +40,7 @@ class _Run:
         self.created: list[dict[str, Any]] = []
         self.counts: dict[str, int] = defaultdict(int)
         self.failures: list[str] = []
+        self.images = ImageSteps(self)  # the steps of enrolled servers' image snapshots
 
     def fresh(self, region: str) -> dict[str, dict[str, Any]]:
         if region not in self.snaps:
@@ -174,14 +176,14 @@ def _execute(
                         "at": run.now,  # the run's clock: the SLA reads blocks on the clock of the history
                         "actor": actor,
                         "action": f"snapshots.{_verb(step)}",
-                        "target": f"{step.inputs['volume_id']}:{step.inputs['policy']}",
+                        "target": f"{_target(step)}:{step.inputs['policy']}",
                         "plan_id": plan.plan_id,
                         "result": state,
                         "note": detail or step.text,
                     }
                 )
                 run.counts[f"{_verb(step)}:{state}"] += 1
-                if step.action == "snapshot.create" and state in ("succeeded", "adopted"):
+                if step.action in ("snapshot.create", "image.create") and state in ("succeeded", "adopted"):
                     run.created += [{**m, "policy": step.inputs["policy"]} for m in made]
             record_steps(ctx.data_dir, plan.plan_id, attempt, events)
             record_many(ctx.data_dir, audits)
@@ -201,14 +203,25 @@ def _execute(
 
 
 def _verb(step) -> str:
-    return {"snapshot.create": "create", "snapshot.prune": "prune"}.get(step.action, "note")
+    return step.action.split(".")[1] if step.action.endswith(("create", "prune")) else "note"
+
+
+def _target(step) -> str:
+    """What a step is about: a volume, or a server (an image snapshot)."""
+    return step.inputs.get("volume_id") or step.inputs["server_id"]
 
 
 def _one(run: _Run, step) -> tuple[str, str, list[dict[str, Any]]]:
     if step.action == "snapshot.note":
         return ("blocked" if step.inputs["state"] == "blocked" else "skipped"), step.inputs["reason"], []
+    act = {
+        "snapshot.create": run.create,
+        "snapshot.prune": run.prune,
+        "image.create": run.images.create,
+        "image.prune": run.images.prune,
+    }[step.action]
     try:
-        return run.create(step.inputs) if step.action == "snapshot.create" else run.prune(step.inputs)
+        return act(step.inputs)
     except (WriteError, Pf9Error) as exc:
         run.failures.append(f"{step.text}: {exc}")
         return "failed", str(exc), []

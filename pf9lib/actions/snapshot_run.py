@@ -2,7 +2,8 @@
 
 The plan reads the cloud live (volumes, snapshots, servers, projects, each project's Cinder quota) and gives
 one line per enrolled volume and due policy: create, skip (status, size cap, already done today), blocked by
-quota (snapshots or gigabytes, with the numbers); then the automatic snapshots retention would prune.
+quota (snapshots or gigabytes, with the numbers); then the automatic snapshots retention would prune. Servers
+enrolled through their own metadata get the same lines for Nova image snapshots (snapshot_images).
 
 The apply (`_execute`) works tenant by tenant with a progress line per tenant. Steps are independent: a
 failed create is recorded and the run goes on (a snapshot taken is never rolled back). Each create re-checks
@@ -112,8 +113,12 @@ def plan_run(
     projects: list[str] | None = None,
     now: datetime | None = None,
     max_size_gb: int | None = None,
+    servers: bool = True,
 ) -> Plan:
-    """Plan a snapshot run at `now` (default: the wall clock) over every region of the cloud."""
+    """Plan a snapshot run at `now` (default: the wall clock) over every region of the cloud: the enrolled
+    volumes, and (unless `servers` is False) the enrolled boot-from-image servers (snapshot_images)."""
+    from pf9lib.actions.snapshot_images import plan_servers  # it builds on this module
+
     authorize(settings, who, KIND, "volumes")
     now = (now or datetime.now(UTC)).astimezone(UTC)
     catalogue = load_policies(settings.data_dir)
@@ -127,7 +132,9 @@ def plan_run(
         snaps_by_volume: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for snap in live.listing(ctx, "snapshots", region):
             snaps_by_volume[snap.get("volume_id")].append(snap)
-        servers = live.names(ctx, "servers", region)
+        # Server metadata enrols servers: the full listing then, which names the servers too.
+        listed = live.listing(ctx, "servers", region) if servers else []
+        known = {s["id"]: s.get("name") for s in listed} if servers else live.names(ctx, "servers", region)
         headroom: dict[str, dict[str, int | None]] = {}
         for volume in sorted(volumes, key=lambda v: (v.get("os-vol-tenant-attr:tenant_id") or "", v["id"])):
             pid = volume.get("os-vol-tenant-attr:tenant_id") or ""
@@ -145,7 +152,7 @@ def plan_run(
                 if not pol.due(now):
                     continue
                 step = _decide(
-                    ctx, volume, pol, region, project, servers, snaps_by_volume, headroom, now, max_size_gb
+                    ctx, volume, pol, region, project, known, snaps_by_volume, headroom, now, max_size_gb
                 )
                 lines[pid].append(step)
                 counts[step.inputs.get("state", "create")] += 1
@@ -168,6 +175,11 @@ def plan_run(
                     }
                     lines[pid].append(Step("snapshot.prune", inputs, text))
                     counts["prune"] += 1
+        if listed:
+            project_of, policy_of = _selectors(names, wanted, policies, catalogue, now)
+            for pid, step in plan_servers(ctx, region, listed, project_of, policy_of, now):
+                lines[pid].append(step)
+                counts[step.inputs.get("state") or step.action.split(".")[1]] += 1
     steps = [
         s for pid in sorted(lines, key=lambda p: names.get(p, {"name": p})["name"] or p) for s in lines[pid]
     ]
@@ -176,7 +188,27 @@ def plan_run(
         f"{counts['blocked']} blocked by quota, in {len(lines)} project(s) at {now:%Y-%m-%d %H:%M} UTC"
     )
     inputs = {"now": now.isoformat(), "policies": policies or [], "projects": sorted(wanted)}
+    inputs["servers"] = servers
     return make_plan(settings, who, KIND, "volumes", summary, steps, [], inputs, None, ctx)
+
+
+def _selectors(names, wanted, policies, catalogue, now):
+    """(project_of, policy_of) for the servers' lines: a project's {name} unless filtered out; a policy when
+    due now, a reason when unknown, None when not wanted or not due."""
+
+    def project_of(pid: str) -> dict[str, Any] | None:
+        project = names.get(pid, {"name": pid})
+        return None if wanted and not wanted & {pid, project["name"]} else project
+
+    def policy_of(name: str) -> Policy | str | None:
+        if policies and name not in policies:
+            return None
+        pol = catalogue.get(name) or named_policy(name)
+        if pol is None:
+            return f"unknown policy {name}"
+        return pol if pol.due(now) else None
+
+    return project_of, policy_of
 
 
 def _note(lines, counts, pid, project, volume, policy, region, reason, state="skip") -> None:

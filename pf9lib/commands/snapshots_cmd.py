@@ -37,6 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--project", action="append", help="only this project, by name or id (repeatable)")
     run.add_argument("--max-size-gb", type=int, help="skip volumes larger than this")
     run.add_argument(
+        "--no-servers",
+        dest="servers",
+        action="store_false",
+        help="volumes only: leave out the image snapshots of servers enrolled through their metadata",
+    )
+    run.add_argument(
         "--at", help="the run's time (ISO, UTC; default now): a simulated history passes its clock"
     )
     for p in (assign, run):
@@ -88,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from pf9lib.errors import Pf9Error
 
         raise Pf9Error(f"--at {args.at!r} is not an ISO time: give e.g. 2026-11-30T02:00:00Z")
-    plan = plan_run(settings, who, args.policy, args.project, at, args.max_size_gb)
+    plan = plan_run(settings, who, args.policy, args.project, at, args.max_size_gb, args.servers)
     _show(plan, args.quiet)
     return _maybe_apply(args, settings, who, plan)
 

@@ -14,6 +14,7 @@ from pf9sim.model import volume as model_volume
 from pf9sim.model.compute import volumes_by_server
 from pf9sim.nova.base import Ctx, empty, nova_api
 from pf9sim.nova.boot import check_quota, pick_hypervisor, ref_id, regional
+from pf9sim.nova.server_image import create_image
 from pf9sim.nova.servers import ServerRenderer, visible_server
 from pf9sim.plumbing import SimError, json_response, read_json
 from pf9sim.state import stamp_updated
@@ -116,7 +117,8 @@ def _lock(ctx: Ctx, server: dict[str, Any], arg: Any, action: str) -> None:
     stamp_updated(ctx.est, "servers", server)
 
 
-ACTIONS: dict[str, Callable[[Ctx, dict, Any, str], None]] = {
+# An action answers 202 with no body unless its handler returns a response of its own (createImage).
+ACTIONS: dict[str, Callable[[Ctx, dict, Any, str], web.Response | None]] = {
     "os-stop": _transition(("ACTIVE", "ERROR", "RESCUE"), "SHUTOFF"),
     "os-start": _transition(("SHUTOFF",), "ACTIVE"),
     "reboot": _reboot,
@@ -131,6 +133,7 @@ ACTIONS: dict[str, Callable[[Ctx, dict, Any, str], None]] = {
     "os-migrateLive": _migrate,
     "lock": _lock,
     "unlock": _lock,
+    "createImage": create_image,
 }
 
 
@@ -146,8 +149,7 @@ async def server_action(ctx: Ctx) -> web.Response:
         raise SimError(400, f"There is no such action: {action}")
     if server.get("locked") and not ctx.admin and action not in ("lock", "unlock"):
         raise SimError(409, f"Instance {server['id']} is locked")
-    handler(ctx, server, arg, action)
-    return empty(202)
+    return handler(ctx, server, arg, action) or empty(202)
 
 
 @nova_api
