@@ -19,3 +19,9 @@ class CloudError(Pf9Error):
     """The cloud could not be reached or refused us (auth, TLS, network)."""
 
     exit_code = 1
+
+
+class PermissionDenied(Pf9Error):
+    """The acting identity may not do this; the message is one line naming who, what and why."""
+
+    exit_code = 3

@@ -33,7 +33,7 @@ from pf9lib.analytics.drift_rules import (
     effective_rules,
     load_ignore,
 )
-from pf9lib.errors import Pf9Error
+from pf9lib.errors import PermissionDenied, Pf9Error
 from pf9lib.normalize.spec import TYPE_COLUMNS
 from pf9lib.store.events import append_events, register_event_kind
 from pf9lib.store.reader import VISIBLE_STATUSES, Store
@@ -330,6 +330,29 @@ def acknowledge(
     ]
     append_events(store.data_dir, ACKS_KIND, rows)
     return len(rows)
+
+
+def acknowledge_as_viewer(
+    store_or_data_dir: Store | Path | str,
+    event_ids: list[str],
+    viewer: str | None,
+    note: str = "",
+    env: dict[str, str] | None = None,
+) -> int:
+    """A dashboard viewer's acknowledgement: the permission check, then `acknowledge` as that viewer.
+
+    Dashboards call this with nothing but the viewer's identity: any widget callback can be fired by whoever
+    sees the page, so the rule lives here, where the write happens. PermissionDenied (one line, nothing
+    written) when `viewer` may not acknowledge (see summary.may_acknowledge); Pf9Error when nothing is
+    selected or an id is unknown. `env` replaces os.environ for the rule (tests)."""
+    from pf9lib.analytics.summary import may_acknowledge
+
+    allowed, reason = may_acknowledge(viewer, env)
+    if not allowed:
+        raise PermissionDenied(reason)
+    if not event_ids:
+        raise Pf9Error("no drift event selected: select one or more events first")
+    return acknowledge(store_or_data_dir, list(event_ids), note=note, actor=viewer)
 
 
 def acknowledgements(store: Store, event_id_: str | None = None) -> pd.DataFrame:

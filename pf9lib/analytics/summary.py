@@ -133,7 +133,9 @@ def viewer_identity(env: dict[str, str] | None = None) -> str | None:
 
 def may_acknowledge(who: str | None, env: dict[str, str] | None = None) -> tuple[bool, str]:
     """Whether `who` may acknowledge drift from a dashboard: an identity is required, and when
-    PF9WB_ACK_USERS (comma list) is set, it must name them. Returns (allowed, reason)."""
+    PF9WB_ACK_USERS (comma list) is set, it must name them. Returns (allowed, reason).
+
+    drift_events.acknowledge_as_viewer applies it where the acknowledgement is written."""
     env = os.environ if env is None else env
     if not who:
         return False, "no viewer identity (X-Forwarded-User or PF9WB_USER): acknowledgement refused"
