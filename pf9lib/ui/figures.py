@@ -83,20 +83,32 @@ def host_bars(df: pd.DataFrame, column: str, title: str, palette: Palette) -> w.
     return plotly_output([bar], layout)
 
 
+TOP_HOSTS = (("cpu_pct", "CPU"), ("mem_pct", "memory"))
+
+
 def top_hosts_tabs(store: Store, palette: Palette, limit: int = 10) -> w.Tab:
-    """Two tabs, the busiest hosts by CPU and by memory (latest metrics)."""
-    tabs = w.Tab(
-        [
-            host_bars(
-                monitoring.top_hosts(store, "cpu_pct", limit=limit), "cpu_pct", "Top hosts by CPU", palette
-            ),
-            host_bars(
-                monitoring.top_hosts(store, "mem_pct", limit=limit), "mem_pct", "Top hosts by memory", palette
-            ),
-        ]
-    )
-    tabs.set_title(0, "CPU")
-    tabs.set_title(1, "Memory")
+    """Tabs of the busiest hosts by CPU and by memory (latest metrics).
+
+    Only the first tab's chart is made with the page; another is queried and drawn when its tab is first
+    opened: plotly would otherwise lay out a hidden chart while the page loads."""
+
+    def chart(index: int) -> w.Widget:
+        column, label = TOP_HOSTS[index]
+        return host_bars(
+            monitoring.top_hosts(store, column, limit=limit), column, f"Top hosts by {label}", palette
+        )
+
+    panes = [w.Box([chart(0)])] + [w.Box() for _ in TOP_HOSTS[1:]]
+    tabs = w.Tab(panes)
+    for index, (_, label) in enumerate(TOP_HOSTS):
+        tabs.set_title(index, label[0].upper() + label[1:])
+
+    def on_select(change: dict) -> None:
+        pane = panes[change["new"]] if change["new"] is not None else None
+        if pane is not None and not pane.children:
+            pane.children = [chart(change["new"])]
+
+    tabs.observe(on_select, names="selected_index")
     tabs.add_class("pf9-top-hosts")
     return tabs
 

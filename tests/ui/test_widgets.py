@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from workbench_history import XSS_NAME
 
-from pf9lib.analytics import drift, summary
+from pf9lib.analytics import drift, monitoring, summary
 from pf9lib.analytics.drift_events import acknowledge_as_viewer, acknowledgements
 from pf9lib.analytics.monitoring_alerts import ALERTS_KIND
 from pf9lib.errors import PermissionDenied, Pf9Error
@@ -130,9 +130,11 @@ def test_empty_charts_say_there_is_no_data(tmp_path):
     store = open_store(tmp_path)  # no run, no metrics
     palette = branding.load().palette
     tabs = figures.top_hosts_tabs(store, palette)
-    for child, what in zip(tabs.children, ("CPU", "memory"), strict=True):
-        assert child.value.count("pf9-no-data") == 1
-        assert f"No data for top hosts by {what}: no host metrics in the store yet" in child.value
+    tabs.selected_index = 1  # the memory chart is made when its tab is first opened
+    for pane, what in zip(tabs.children, ("CPU", "memory"), strict=True):
+        (chart,) = pane.children
+        assert chart.value.count("pf9-no-data") == 1
+        assert f"No data for top hosts by {what}: no host metrics in the store yet" in chart.value
     chart = figures.changes_per_day(store, 30, palette)
     assert "No data for changes in the last 30 days" in chart.value
     assert "plotly" not in chart.value
@@ -140,6 +142,14 @@ def test_empty_charts_say_there_is_no_data(tmp_path):
 
 def test_charts_with_data_are_plotly_mimetype_outputs(history):
     store = open_store(history.data_dir)
+    tabs = figures.top_hosts_tabs(store, branding.load().palette)
+    assert [len(p.children) for p in tabs.children] == [1, 0]  # memory waits for its tab
+    tabs.selected_index = 1
+    ((cpu,), (mem,)) = (p.children for p in tabs.children)
+    for chart, column in ((cpu, "cpu_pct"), (mem, "mem_pct")):
+        (bars,) = chart.outputs[0]["data"][figures.PLOTLY_MIME]["data"]
+        top = monitoring.top_hosts(store, column, limit=10)
+        assert sorted(bars["x"]) == sorted(top[column].tolist())
     chart = figures.changes_per_day(store, 30, branding.load().palette)
     (output,) = chart.outputs
     figure = output["data"][figures.PLOTLY_MIME]
@@ -179,7 +189,8 @@ def test_ack_through_the_widget_writes_the_viewers_acknowledgement(data, monkeyp
 def test_a_viewer_who_may_not_acknowledge_is_refused_by_the_library(data, monkeypatch):
     monkeypatch.setenv("PF9WB_ACK_USERS", ALICE)
     store = open_store(data)
-    event_id = drift.events(store, limit=1)["event_id"].iloc[0]
+    panel = drift_table.DriftPanel(store, viewer=lambda: "mallory")
+    event_id = next(iter(panel.selected))  # an open event
     before = len(acknowledgements(store))
     # A forged call, as a callback fired with another identity would make: refused before any write.
     with pytest.raises(PermissionDenied) as refused:
@@ -189,7 +200,6 @@ def test_a_viewer_who_may_not_acknowledge_is_refused_by_the_library(data, monkey
         acknowledge_as_viewer(store, [event_id], None)
     assert isinstance(refused.value, Pf9Error)
     # Through the widget: the same refusal, one line in the status.
-    panel = drift_table.DriftPanel(store, viewer=lambda: "mallory")
     panel.selected[event_id].value = True
     panel.ack_button.click()
     assert panel.status.value == "mallory is not in PF9WB_ACK_USERS: acknowledgement refused"
