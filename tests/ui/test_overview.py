@@ -31,8 +31,8 @@ def _open(browser, voila_server, user: str | None = USER, theme: str | None = No
 
     page.on("dialog", on_dialog)
     started = time.perf_counter()
-    # Voilà answers once the notebook has run: a page that misses the preheated kernel waits for a fresh one,
-    # which on a loaded 2-core CI machine took over 30 s (Playwright's default).
+    # Voilà answers once the notebook has run: a page arriving just after another took the pool's kernel
+    # waits for the next one to finish preheating (Playwright's 30 s default is short for a loaded machine).
     page.goto(dashboard_url(url, token) + (f"&theme={theme}" if theme else ""), timeout=RENDER_TIMEOUT_MS)
     page.wait_for_selector(".pf9-card-value", timeout=RENDER_TIMEOUT_MS)
     page.wait_for_selector(".drift-row", timeout=RENDER_TIMEOUT_MS)
