@@ -63,6 +63,16 @@ def test_daily_changes_sum_to_the_change_log(history):
         sorted(zip(changes["kind"], changes["n"], strict=True))
     )
     assert len(daily["day"].unique()) == len(history.run_ids)  # one simulated day per run
+    # Per day and kind, the same as counting the change log's rows (what the run statistics stand for).
+    log = store.sql("SELECT time, kind FROM changes")
+    log["day"] = log["time"].dt.floor("D")
+    expected = log.groupby(["day", "kind"]).size().rename("n").reset_index()
+    got = daily.assign(day=pd.to_datetime(daily["day"], utc=True))
+    assert got[["day", "kind", "n"]].values.tolist() == expected.values.tolist()
+    # A window ending before the last run leaves that run out.
+    runs = store.sql("SELECT started_at FROM runs ORDER BY started_at")["started_at"]
+    earlier = summary.daily_changes(store, days=30, now=runs.iloc[-2])
+    assert len(earlier["day"].unique()) == len(history.run_ids) - 1
 
 
 def test_card_formatting_and_viewer_gate():
