@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as w
 import pandas as pd
@@ -48,7 +49,7 @@ def _class_safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", str(text))
 
 
-def row_cells(event) -> str:
+def row_cells(event: Any) -> str:
     """The escaped cells of one drift event (a row of drift.events)."""
     cells = (
         (event.severity, f"pf9-sev-{_class_safe(event.severity)}"),
@@ -113,7 +114,7 @@ class DriftPanel:
         )
         self.refresh()
 
-    def refresh(self, *_) -> None:
+    def refresh(self, *_: Any) -> None:
         """Ask the library for the events the filters describe and rebuild the rows and the summary line."""
         df = drift.events(self.store, **self.filters.query(), sort="severity", limit=self.rows)
         self.selected.clear()
@@ -131,7 +132,7 @@ class DriftPanel:
             f"Drift: {int(totals['open'])} open ({counts}), {int(totals['acknowledged'])} acknowledged"
         )
 
-    def _row(self, event) -> w.HBox:
+    def _row(self, event: Any) -> w.HBox:
         box = w.Checkbox(value=False, indent=False, layout=self._box_layout, style=self._checkbox_style)
         box.add_class("drift-select")
         self.selected[event.event_id] = box
@@ -145,7 +146,7 @@ class DriftPanel:
     def selected_ids(self) -> list[str]:
         return [event_id for event_id, box in self.selected.items() if box.value]
 
-    def acknowledge(self, *_) -> None:
+    def acknowledge(self, *_: Any) -> None:
         """The button's callback: the library checks the viewer and writes; the status line says what
         happened in one line."""
         viewer = self._viewer()

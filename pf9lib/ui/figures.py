@@ -8,6 +8,7 @@ without data shows "No data for …" instead of empty axes.
 from __future__ import annotations
 
 import html
+from datetime import datetime
 
 import ipywidgets as w
 import pandas as pd
@@ -133,6 +134,6 @@ def daily_changes_chart(daily: pd.DataFrame, days: int, palette: Palette) -> w.W
     return plotly_output(bars, {"barmode": "stack", "title": {"text": title}, "xaxis": {"type": "date"}}, 300)
 
 
-def changes_per_day(store: Store, days: int, palette: Palette, as_of=None) -> w.Widget:
+def changes_per_day(store: Store, days: int, palette: Palette, as_of: datetime | None = None) -> w.Widget:
     """The changes-per-day chart of the last `days` days ending `as_of` (default: the latest run)."""
     return daily_changes_chart(summary.daily_changes(store, days, now=as_of), days, palette)

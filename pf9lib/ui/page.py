@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
+from pathlib import Path
 
 import ipywidgets as w
 
@@ -46,7 +47,7 @@ def style(branding: brand.Branding) -> w.HTML:
     return w.HTML(f"<style>{brand.css(branding)}{STYLE}</style>")
 
 
-def load_branding(data_dir) -> tuple[brand.Branding, str]:
+def load_branding(data_dir: Path | str | None) -> tuple[brand.Branding, str]:
     """The data directory's branding, or the packaged one plus a one-line warning when its file is broken:
     a dashboard still shows its numbers with a bad logo path."""
     try:
