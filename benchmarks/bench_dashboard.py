@@ -9,7 +9,7 @@
 "Old" is dashboards/overview.ipynb as it was where the pf9lib.ui branch started (BASELINE, read from git);
 "new" is the working tree's. Visits alternate between the two servers so both see the same machine load.
 
-    .venv/bin/python benchmarks/bench_dashboard.py [--days 30] [--size small] [--repeats 3]
+    .venv/bin/python benchmarks/bench_dashboard.py [--days 30] [--size small] [--repeats 3] [--history DIR]
 """
 
 from __future__ import annotations
@@ -164,15 +164,21 @@ def main() -> None:
     parser.add_argument("--size", default="small")
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--history", type=Path, help="reuse this data directory's history instead of building one"
+    )
     args = parser.parse_args()
     work = workdir("dashboard")
-    data_dir = work / "data"
     load_before = os.getloadavg()
-    sim = SimProcess(size=args.size, port=0, log_path=work / "simcloud.log").start(timeout=600)
-    try:
-        history = build_history(sim, data_dir, days=args.days)
-    finally:
-        sim.stop()
+    if args.history:
+        data_dir, build_s = args.history, None
+    else:
+        data_dir = work / "data"
+        sim = SimProcess(size=args.size, port=0, log_path=work / "simcloud.log").start(timeout=600)
+        try:
+            build_s = round(build_history(sim, data_dir, days=args.days).seconds, 1)
+        finally:
+            sim.stop()
     paths = notebooks(work)
     compiled = notebook_figures(paths, data_dir, args.repeats, bytecode=True)
     uncompiled = notebook_figures(paths, data_dir, args.repeats, bytecode=False)
@@ -196,7 +202,8 @@ def main() -> None:
             "size": args.size,
             "days": args.days,
             "baseline": BASELINE,
-            "history_build_s": round(history.seconds, 1),
+            "history": str(args.history) if args.history else "built",
+            "history_build_s": build_s,
             "targets_s": {"browser_warm": 2.0, "browser_cold": 6.0, "notebook": 2.0},
             "load_average": {
                 "before": [round(x, 2) for x in load_before],
