@@ -3,6 +3,12 @@
 The mimetype bundle is what the plotly extension of JupyterLab and Voilà draws; building it from dicts skips
 plotly's graph_objects validation and import (~1 s of a kernel's start), so a page renders sooner. A chart
 without data shows "No data for …" instead of empty axes.
+
+Never capture output into an Output widget while a dashboard executes (`with out: display(...)`,
+`out.clear_output()`): Voilà's executor (nbclient) mimics the Output widget by sending comm messages on the
+kernel's shell socket without awaiting them, which can hide the cell's execute_reply from its own poll of
+that socket; the render then waits for ever and the page never loads (voila-dashboards/voila#1428). The
+overview hung that way on loaded machines. Put the outputs into the widget's state, as `plotly_output` does.
 """
 
 from __future__ import annotations
@@ -34,8 +40,8 @@ def plotly_output(data: list[dict], layout: dict, height: int = 320) -> w.Output
     }
     for axis in ("xaxis", "yaxis"):
         layout[axis] = {"gridcolor": GRID, "automargin": True, **layout.get(axis, {})}
-    # The output goes into the widget's state directly: no display round trip through the kernel's output
-    # capture (which Voilà's executor has to replay), and the figure is there outside a kernel too.
+    # The output is the widget's state: no output capture during execution (see the module docstring: it
+    # could hang the page's render), and the figure is there outside a kernel too.
     bundle = {
         "output_type": "display_data",
         "data": {PLOTLY_MIME: {"data": data, "layout": layout}},

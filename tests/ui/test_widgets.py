@@ -211,3 +211,28 @@ def test_nothing_selected_is_a_one_line_message(data, monkeypatch):
     panel = drift_table.DriftPanel(open_store(data), viewer=lambda: ALICE)
     panel.ack_button.click()
     assert panel.status.value == "no drift event selected: select one or more events first"
+
+
+def test_building_the_overview_never_captures_output(history, monkeypatch):
+    """Capturing output into an Output widget while Voilà executes a dashboard can hang the render for ever
+    (nbclient's Output widget mimic, voila-dashboards/voila#1428): every part draws through widget state."""
+    import ipywidgets
+
+    captured: list[str] = []
+    monkeypatch.setattr(ipywidgets.Output, "__enter__", lambda self: captured.append("with out"))
+    monkeypatch.setattr(
+        ipywidgets.Output, "clear_output", lambda self, *a, **k: captured.append("clear_output")
+    )
+    store = open_store(history.data_dir)
+    palette = branding.load().palette
+    tabs = figures.top_hosts_tabs(store, palette)
+    tabs.selected_index = 1
+    parts = [
+        cards.health_cards(store),
+        tabs,
+        figures.changes_per_day(store, 30, palette),
+        drift_table.DriftPanel(store, viewer=lambda: ALICE).widget,
+        tables.alerts_table(store),
+    ]
+    assert all(isinstance(p, ipywidgets.Widget) for p in parts)
+    assert captured == []
