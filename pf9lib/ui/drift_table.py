@@ -117,7 +117,7 @@ class DriftPanel:
     def refresh(self, *_: Any) -> None:
         """Ask the library for the events the filters describe and rebuild the rows and the summary line."""
         df = drift.events(self.store, **self.filters.query(), sort="severity", limit=self.rows)
-        self.selected.clear()
+        self._close_rows()
         head = "".join(_cell(title, width) for title, width in CELLS)
         header = w.HTML(head, layout=self._cells_layout, style=self._html_style)
         header.add_class("drift-head")
@@ -142,6 +142,15 @@ class DriftPanel:
         # Event ids are hex digests; the pattern keeps any other id from breaking the class list.
         row.add_class(f"drift-event-{_class_safe(event.event_id)}")
         return row
+
+    def _close_rows(self) -> None:
+        """Close the previous rows' widgets (not the shared layouts and styles): a page left open and filtered
+        many times would otherwise keep every row it ever showed, in the kernel and in the browser."""
+        for row in self.table.children:
+            for child in getattr(row, "children", ()):
+                child.close()
+            row.close()
+        self.selected.clear()
 
     def selected_ids(self) -> list[str]:
         return [event_id for event_id, box in self.selected.items() if box.value]

@@ -167,6 +167,11 @@ def test_drift_rows_show_names_as_text(history):
     assert _parse(cells).text["drift-name"] == [XSS_NAME]
     assert "<img" not in cells
     assert panel.shown.value == "1 of 1 events shown"
+    # The rows it replaced are closed (their models gone), the shared layout stays open.
+    assert rows[0].comm is not None
+    panel.filters.search.value = ""
+    assert rows[0].comm is None and rows[0].children[0].comm is None
+    assert panel.table.children[1].layout.comm is not None
 
 
 def test_ack_through_the_widget_writes_the_viewers_acknowledgement(data, monkeypatch):
