@@ -11,7 +11,7 @@ setup(
     packages=find_packages(include=["pf9lib*", "pf9sim*"]) + ["pf9lib.scheduled", "pf9lib.dashboards"],
     package_dir={"pf9lib.scheduled": "scheduled", "pf9lib.dashboards": "dashboards"},
     package_data={
-        "pf9lib": ["analytics/*.yaml"],
+        "pf9lib": ["analytics/*.yaml", "ui/*.yaml", "ui/*.svg"],
         "pf9lib.scheduled": ["*.ipynb", "*.yaml"],
         "pf9lib.dashboards": ["*.ipynb"],
     },

@@ -214,9 +214,9 @@ def voila_command(
 ) -> list[str]:
     """The Voilà command line: 127.0.0.1 only, token on, idle kernels culled, one preheated kernel.
 
-    `http_header_envs` hands the authenticating proxy's user header to the kernel as PF9WB_VIEWER; the
-    dashboard falls back to PF9WB_USER when no proxy sets it. Voilà preheats with `theme`; a page asked for
-    with another `?theme=` gets a fresh kernel (slower, still correct).
+    `http_header_envs` hands the authenticating proxy's user header to the kernel (HTTP_X_FORWARDED_USER);
+    the dashboard falls back to PF9WB_USER when no proxy sets it. Voilà preheats with `theme`; a page asked
+    for with another `?theme=` gets a fresh kernel (slower, still correct).
     """
     from pf9lib.workspace import workspace
 

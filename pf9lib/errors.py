@@ -19,3 +19,9 @@ class CloudError(Pf9Error):
     """The cloud could not be reached or refused us (auth, TLS, network)."""
 
     exit_code = 1
+
+
+class PermissionDenied(Pf9Error):
+    """The acting user's role does not allow the action: one line: who, what is needed, how to get it."""
+
+    exit_code = 4

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from pf9lib.errors import Pf9Error
+from pf9lib.errors import PermissionDenied, Pf9Error
 
 ROLES = ("viewer", "operator", "admin")
 RANK = {role: n for n, role in enumerate(ROLES)}
@@ -34,12 +34,6 @@ VIEWER_HEADER_ENV = "HTTP_X_FORWARDED_USER"  # Voilà's http_header_envs name fo
 GRANT_HINT = (
     "grant roles with `pf9wb access grant USER ROLE` (the first grant, of an admin, creates the file)"
 )
-
-
-class PermissionDenied(Pf9Error):
-    """The acting user's role does not allow the action. The message names user, role and what is needed."""
-
-    exit_code = 4
 
 
 @dataclass(frozen=True)

@@ -277,6 +277,10 @@ def run_job(job: Job, data_dir: Path | str, now: datetime | None = None) -> RunR
         )
         if html.returncode != 0 and status == "success":
             status, error = "failed", f"nbconvert: {html.stderr.strip().splitlines()[-1:]}"
+        elif html.returncode == 0:
+            problem = _brand_report(executed.with_suffix(".html"), data_dir, job.name)
+            if problem and status == "success":
+                status, error = "failed", problem
     return _record(job, data_dir, started, status, out_dir, failing, error)
 
 
@@ -333,6 +337,22 @@ def _record(
         ],
     )
     return record
+
+
+def _brand_report(html_path: Path, data_dir: Path, job_name: str) -> str | None:
+    """Put the workbench branding (header bar, colours) into a report's HTML; the error line when the data
+    directory's branding file is broken (the report stays, unbranded, and the run says why)."""
+    from pf9lib.ui import branding
+
+    try:
+        branding.brand_html_report(html_path, branding.load(data_dir), _report_title(job_name))
+    except ConfigError as exc:
+        return f"branding: {exc}"
+    return None
+
+
+def _report_title(job_name: str) -> str:
+    return job_name.replace("_", " ").capitalize()
 
 
 def due_jobs(jobs: list[Job], data_dir: Path | str, now: datetime | None = None) -> list[Job]:

@@ -16,6 +16,7 @@ import pandas as pd
 from pf9lib.analytics.change_log import change_log
 from pf9lib.analytics.drift_events import (
     acknowledge,
+    acknowledge_as_viewer,
     acknowledgements,
     as_store,
     evaluate_run,
@@ -27,6 +28,7 @@ from pf9lib.store.reader import Store
 
 __all__ = [
     "acknowledge",
+    "acknowledge_as_viewer",
     "acknowledge_matching",
     "baseline",
     "daily_trend",

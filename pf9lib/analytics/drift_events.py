@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from pf9lib import identity
 from pf9lib.analytics.drift_expect import CONTEXT, classify, deleted_parents, plan_objects
 from pf9lib.analytics.drift_rules import (
     DELETED_FIELD,
@@ -296,6 +297,25 @@ def acknowledge(
     ]
     append_events(store.data_dir, ACKS_KIND, rows)
     return len(rows)
+
+
+def acknowledge_as_viewer(
+    store_or_data_dir: Store | Path | str,
+    event_ids: list[str],
+    viewer: str | None,
+    note: str = "",
+) -> int:
+    """A dashboard viewer's acknowledgement: the permission check, then `acknowledge` as that viewer.
+
+    Dashboards call this with nothing but the viewer's identity: any widget callback can be fired by whoever
+    sees the page, so the rule lives here, where the write happens: an operator or admin of the roles file
+    (pf9lib.identity) may acknowledge. PermissionDenied (one line, audited, nothing written) otherwise;
+    Pf9Error when nothing is selected or an id is unknown."""
+    data_dir = store_or_data_dir.data_dir if isinstance(store_or_data_dir, Store) else Path(store_or_data_dir)
+    identity.require(data_dir, viewer, "operator", "drift.ack", f"{len(event_ids)} event(s)")
+    if not event_ids:
+        raise Pf9Error("no drift event selected: select one or more events first")
+    return acknowledge(store_or_data_dir, list(event_ids), note=note, actor=viewer)
 
 
 def acknowledgements(store: Store, event_id_: str | None = None) -> pd.DataFrame:

@@ -8,7 +8,6 @@ themselves.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,6 @@ CARDS: tuple[tuple[str, str], ...] = (
     ("avg_host_cpu_pct", "Avg host CPU %"),
     ("avg_host_mem_pct", "Avg host memory %"),
 )
-VIEWER_HEADER_ENV = "HTTP_X_FORWARDED_USER"  # Voilà's http_header_envs name for an X-Forwarded-User header
 
 
 _store = as_store
@@ -44,8 +42,24 @@ def as_of(store: Store | Path | str) -> datetime | None:
     return store.now if store.has_runs else None
 
 
-def _count(store: Store, sql: str, params: list[Any] | None = None) -> int:
-    return int(store.scalar(sql, params or []))
+# One query for every count card: each current-state view (a window over its type's whole history) is read
+# once, not once per card (0.5 s → 0.28 s on a month of a small estate; the overview asks on every visit).
+_COUNTS_SQL = """
+    WITH srv AS MATERIALIZED (SELECT status FROM servers),
+         vol AS MATERIALIZED (SELECT id, cloud, region FROM volumes),
+         snap AS MATERIALIZED (SELECT volume_id, cloud, region, created_at FROM snapshots)
+    SELECT (SELECT count(*) FROM projects) AS tenants,
+           (SELECT count(*) FROM srv) AS vms,
+           (SELECT count(*) FROM srv WHERE status = 'ACTIVE') AS running_vms,
+           (SELECT count(*) FROM vol) AS volumes,
+           (SELECT count(*) FROM networks) AS networks,
+           (SELECT count(*) FROM hypervisors) AS hosts,
+           (SELECT count(*) FROM snap) AS snapshots,
+           (SELECT count(*) FROM snap WHERE created_at > $1 AND created_at <= $2) AS snapshots_24h,
+           (SELECT count(*) FROM vol v WHERE NOT EXISTS (
+                SELECT 1 FROM snap s WHERE s.volume_id = v.id AND s.cloud = v.cloud AND s.region = v.region
+           )) AS volumes_without_snapshots
+"""
 
 
 def health_summary(store: Store | Path | str, now: datetime | None = None) -> pd.DataFrame:
@@ -62,26 +76,8 @@ def health_summary(store: Store | Path | str, now: datetime | None = None) -> pd
         values: dict[str, Any] = {key: 0 for key, _ in CARDS}
         values["avg_host_cpu_pct"] = values["avg_host_mem_pct"] = None
     else:
-        values = {
-            "tenants": _count(store, "SELECT count(*) FROM projects"),
-            "vms": _count(store, "SELECT count(*) FROM servers"),
-            "running_vms": _count(store, "SELECT count(*) FROM servers WHERE status = 'ACTIVE'"),
-            "volumes": _count(store, "SELECT count(*) FROM volumes"),
-            "networks": _count(store, "SELECT count(*) FROM networks"),
-            "hosts": _count(store, "SELECT count(*) FROM hypervisors"),
-            "snapshots": _count(store, "SELECT count(*) FROM snapshots"),
-            "snapshots_24h": _count(
-                store,
-                "SELECT count(*) FROM snapshots WHERE created_at > ? AND created_at <= ?",
-                [end - timedelta(hours=24), end],
-            ),
-            "volumes_without_snapshots": _count(
-                store,
-                """SELECT count(*) FROM volumes v WHERE NOT EXISTS (
-                       SELECT 1 FROM snapshots s
-                       WHERE s.volume_id = v.id AND s.cloud = v.cloud AND s.region = v.region)""",
-            ),
-        }
+        row = store.sql(_COUNTS_SQL, [end - timedelta(hours=24), end]).iloc[0]
+        values = {key: int(row[key]) for key in row.index}
         usage = average_host_usage(store)
         values["avg_host_cpu_pct"], values["avg_host_mem_pct"] = usage["cpu_pct"], usage["mem_pct"]
     return pd.DataFrame(
@@ -105,38 +101,23 @@ def format_card_value(key: str, value: Any) -> str:
 
 def daily_changes(store: Store | Path | str, days: int = 30, now: datetime | None = None) -> pd.DataFrame:
     """Created / updated / deleted per UTC day over the last `days` days ending `now` (default as_of):
-    long format (day, kind, n) for a timeline, zero rows left out."""
-    from pf9lib.analytics.history import changes_by_timeframe
+    long format (day, kind, n) for a timeline, zero rows left out.
 
+    Counted from the visible runs' per-type statistics (run_types), which the writer records with the very
+    history rows the `changes` view lists (a test holds them equal): the dashboards ask this on every visit,
+    and scanning every history file for it cost ~1 s on a month of a small estate, this ~0.03 s."""
     store = _store(store)
     end = now or as_of(store)
     if end is None:
         return pd.DataFrame({"day": [], "kind": [], "n": []})
-    df = changes_by_timeframe(store, "day", days, now=end)
-    long = df.melt(id_vars=["bucket", "type"], value_vars=["created", "updated", "deleted"], var_name="kind")
-    out = long.groupby(["bucket", "kind"], as_index=False)["value"].sum()
-    out = out[out["value"] > 0].rename(columns={"bucket": "day", "value": "n"})
+    per_day = store.sql(
+        """SELECT date_trunc('day', r.started_at) AS day, sum(t.created)::BIGINT AS created,
+                  sum(t.updated)::BIGINT AS updated, sum(t.deleted)::BIGINT AS deleted
+           FROM run_types t JOIN runs r USING (run_id)
+           WHERE r.status IN ('success', 'partial') AND r.started_at > ? AND r.started_at <= ?
+           GROUP BY 1""",
+        [end - timedelta(days=days), end],
+    )
+    long = per_day.melt(id_vars=["day"], value_vars=["created", "updated", "deleted"], var_name="kind")
+    out = long[long["value"] > 0].rename(columns={"value": "n"})
     return out.sort_values(["day", "kind"]).reset_index(drop=True)
-
-
-def viewer_identity(env: dict[str, str] | None = None) -> str | None:
-    """Who is looking at a dashboard: the authenticating proxy's X-Forwarded-User (Voilà hands it over as
-    HTTP_X_FORWARDED_USER), else PF9WB_USER; None when neither is set — actions then refuse."""
-    env = os.environ if env is None else env
-    for name in (VIEWER_HEADER_ENV, "PF9WB_USER"):
-        value = (env.get(name) or "").strip()
-        if value:
-            return value
-    return None
-
-
-def may_acknowledge(who: str | None, env: dict[str, str] | None = None) -> tuple[bool, str]:
-    """Whether `who` may acknowledge drift from a dashboard: an identity is required, and when
-    PF9WB_ACK_USERS (comma list) is set, it must name them. Returns (allowed, reason)."""
-    env = os.environ if env is None else env
-    if not who:
-        return False, "no viewer identity (X-Forwarded-User or PF9WB_USER): acknowledgement refused"
-    allowed = [u.strip() for u in (env.get("PF9WB_ACK_USERS") or "").split(",") if u.strip()]
-    if allowed and who not in allowed:
-        return False, f"{who} is not in PF9WB_ACK_USERS: acknowledgement refused"
-    return True, ""

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from pf9lib.analytics import summary
+from pf9lib.identity import dashboard_identity
 from pf9lib.store.reader import open_store
 from tests.helpers.workbench_history import shared_history
 
@@ -59,15 +60,22 @@ def test_daily_changes_sum_to_the_change_log(history):
         sorted(zip(changes["kind"], changes["n"], strict=True))
     )
     assert len(daily["day"].unique()) == len(history.run_ids)  # one simulated day per run
+    # Per day and kind, the same as counting the change log's rows (what the run statistics stand for).
+    log = store.sql("SELECT time, kind FROM changes")
+    log["day"] = log["time"].dt.floor("D")
+    expected = log.groupby(["day", "kind"]).size().rename("n").reset_index()
+    got = daily.assign(day=pd.to_datetime(daily["day"], utc=True))
+    assert got[["day", "kind", "n"]].values.tolist() == expected.values.tolist()
+    # A window ending before the last run leaves that run out.
+    runs = store.sql("SELECT started_at FROM runs ORDER BY started_at")["started_at"]
+    earlier = summary.daily_changes(store, days=30, now=runs.iloc[-2])
+    assert len(earlier["day"].unique()) == len(history.run_ids) - 1
 
 
-def test_card_formatting_and_viewer_gate():
+def test_card_formatting_and_viewer_identity():
     assert summary.format_card_value("vms", 1234) == "1,234"
     assert summary.format_card_value("avg_host_cpu_pct", 40.417) == "40.4"
     assert summary.format_card_value("avg_host_cpu_pct", None) == "–"
-    assert summary.viewer_identity({"HTTP_X_FORWARDED_USER": "bob", "PF9WB_USER": "svc"}) == "bob"
-    assert summary.viewer_identity({"PF9WB_USER": "svc"}) == "svc"
-    assert summary.viewer_identity({"PF9WB_USER": " "}) is None
-    assert summary.may_acknowledge(None, {})[0] is False
-    assert summary.may_acknowledge("bob", {"PF9WB_ACK_USERS": "alice, carol"})[0] is False
-    assert summary.may_acknowledge("carol", {"PF9WB_ACK_USERS": "alice, carol"}) == (True, "")
+    assert str(dashboard_identity({"HTTP_X_FORWARDED_USER": "bob", "PF9WB_USER": "svc"})) == "bob"
+    assert str(dashboard_identity({"PF9WB_USER": "svc"})) == "svc"
+    assert dashboard_identity({"PF9WB_USER": " "}) is None

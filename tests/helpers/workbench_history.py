@@ -17,6 +17,7 @@ from pf9lib.demo import build_history, collect_day, settings_for, snapshot_day
 from pf9sim.client import SimProcess
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
+VIEWER = "alice@example.test"  # the dashboards' viewer in the UI tests (X-Forwarded-User)
 DAYS = 3
 _CACHE: dict = {}
 

@@ -37,6 +37,10 @@ def test_job_writes_notebook_html_xlsx_and_a_record(job_runs, history, name):
     html = (rec.output_dir / f"{name}.html").read_text()
     # No code in the report: the source of a code cell does not appear, its outputs do.
     assert "pf9lib.open_store(data_dir)" not in html and "import pf9lib" not in html
+    # The workbench branding: its style block and header bar (product name, the job as title) come first.
+    assert html.count('<style id="pf9-branding">') == 1 and "--pf9-header-bg" in html
+    header = html[html.index('<div class="pf9-header">') :][:4000]
+    assert "PF9 Workbench" in header and name.replace("_", " ").capitalize() in header
     xlsx = sorted(rec.output_dir.glob("*.xlsx"))
     assert len(xlsx) == 1
     stored = _record(history.data_dir, rec.run_id)

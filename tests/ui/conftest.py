@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from pf9lib.demo import start_voila, stop_process
+from tests.helpers.roles import give_role
+from tests.helpers.workbench_history import VIEWER as USER
 from tests.helpers.workbench_history import History, shared_history, shared_job_runs
 
 
@@ -22,15 +24,15 @@ def job_runs(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def voila_server(history: History, tmp_path_factory) -> Iterator[tuple[str, str]]:
-    """(base URL, token) of Voilà serving dashboards/ on the history, without kernel culling.
+    """(base URL, token) of Voilà serving dashboards/ on the history, started as the demo starts it
+    (pf9lib.demo.voila_command: token, one preheated kernel, idle kernels culled). tests/ui/test_culling.py
+    serves its own with a short cull limit.
 
-    Culling is off here on purpose: on a loaded CI machine the culler killed the preheated kernel that waited
-    in Voilà's pool (idle past the limit) just as a page took it, and the page then never rendered. The demo
-    keeps culling on (300 s); the flags it passes are those of pf9lib.demo.voila_command."""
+    PF9WB_USER is emptied so the viewer's identity can only come from the X-Forwarded-User header; the
+    tests' viewer is made an operator, as `pf9wb access grant` would."""
+    give_role(history.data_dir, USER, "operator")
     log = tmp_path_factory.mktemp("voila") / "voila.log"
-    proc, url, token = start_voila(
-        history.data_dir, log_path=log, cull_idle=0, cull_interval=10, extra_env={"PF9WB_USER": ""}
-    )
+    proc, url, token = start_voila(history.data_dir, log_path=log, extra_env={"PF9WB_USER": ""})
     yield url, token
     stop_process(proc.pid)
 
