@@ -39,13 +39,13 @@ GRANT_HINT = (
 @dataclass(frozen=True)
 class Identity:
     user: str
-    source: str  # "cli" | "dashboard" | "scheduler" | "test"
+    source: str  # "cli" | "dashboard" | "scheduler" | "library"
 
     def __str__(self) -> str:
         return self.user
 
 
-def _os_login() -> str:
+def os_login() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (some containers): still say something true
@@ -79,7 +79,7 @@ def _load(data_dir: Path | str) -> dict | None:
 def cli_identity(data_dir: Path | str, env: Mapping[str, str] = os.environ) -> Identity:
     """The person behind a command: the OS login, or PF9WB_USER when the roles file lets the login
     impersonate."""
-    login = _os_login()
+    login = os_login()
     wanted = (env.get("PF9WB_USER") or "").strip()
     if wanted and wanted != login:
         config = _load(data_dir) or {"impersonate": []}
@@ -96,6 +96,16 @@ def dashboard_identity(env: Mapping[str, str] = os.environ) -> Identity | None:
         if value:
             return Identity(value, "dashboard")
     return None
+
+
+def acting(data_dir: Path | str, actor: Identity | str | None = None) -> Identity:
+    """Who a library call acts for: the identity it was given (a dashboard's viewer, a test's user), else the
+    person behind the command (cli_identity)."""
+    if isinstance(actor, Identity):
+        return actor
+    if actor:
+        return Identity(str(actor), "library")
+    return cli_identity(data_dir)
 
 
 def role_of(data_dir: Path | str, user: str | Identity | None) -> str:

@@ -24,6 +24,7 @@ from pf9lib.analytics.drift_events import (
 )
 from pf9lib.analytics.drift_rules import SEVERITIES, SEVERITY_RANK, effective_rules
 from pf9lib.errors import Pf9Error
+from pf9lib.identity import Identity
 from pf9lib.store.reader import Store
 
 __all__ = [
@@ -330,7 +331,7 @@ def _write_xlsx(df: pd.DataFrame, path: Path) -> None:
 
 
 def acknowledge_matching(
-    store: Store | Path | str, note: str = "", actor: str | None = None, **filters: Any
+    store: Store | Path | str, note: str = "", actor: Identity | str | None = None, **filters: Any
 ) -> int:
     """Bulk acknowledgement: every open event matching the filters (see `events`); returns how many."""
     store = as_store(store)
@@ -387,11 +388,13 @@ def open_by_rule(store: Store | Path | str) -> pd.DataFrame:
 def baseline(
     store: Store | Path | str,
     before: datetime | str | None = None,
-    actor: str | None = None,
+    actor: Identity | str | None = None,
     apply: bool = False,
 ) -> dict[str, Any]:
     """Accept the current state: every open event observed up to `before` (default: now) is acknowledged
-    with the note "baseline" when `apply`; without it, only counted. Returns {"events", "acknowledged"}."""
+    with the note "baseline" when `apply`; without it, only counted. Applying needs an admin (`actor`, default
+    the person behind the command). Returns {"events", "acknowledged", "until"}."""
+    from pf9lib import identity
     from pf9lib.actions.audit import record
 
     store = as_store(store)
@@ -402,10 +405,12 @@ def baseline(
     ]
     done = 0
     if apply and ids:
-        done = acknowledge(store, ids, note="baseline", actor=actor)
+        who = str(identity.acting(store.data_dir, actor))
+        identity.require(store.data_dir, who, "admin", "drift.baseline", f"{len(ids)} event(s)")
+        done = acknowledge(store, ids, note="baseline", actor=who)
         record(
             store.data_dir,
-            actor or "",
+            who,
             "drift.baseline",
             f"events up to {until.isoformat()}",
             result="succeeded",

@@ -30,12 +30,12 @@ from pf9lib.analytics.drift_expect import CONTEXT, classify, deleted_parents, pl
 from pf9lib.analytics.drift_rules import (
     DELETED_FIELD,
     Rule,
-    current_actor,
     effective_rules,
     fires,
     load_ignore,
 )
 from pf9lib.errors import Pf9Error
+from pf9lib.identity import Identity
 from pf9lib.resources import type_columns
 from pf9lib.store import as_store
 from pf9lib.store.events import append_events
@@ -270,20 +270,23 @@ def acknowledge(
     store_or_data_dir: Store | Path | str,
     event_ids: list[str],
     note: str = "",
-    actor: str | None = None,
+    actor: Identity | str | None = None,
     action: str = "ack",
 ) -> int:
     """Acknowledge (or `action="reopen"`) events, one appended record each with actor, time and note.
 
-    Pf9Error (nothing written) for an unknown id. Returns how many records were appended."""
+    `actor` is who acknowledges (default: the person behind the command, pf9lib.identity.acting); they must
+    be an operator or admin of the roles file, else PermissionDenied (audited, nothing written). Pf9Error
+    (nothing written) for an unknown id. Returns how many records were appended."""
     if action not in ("ack", "reopen"):
         raise Pf9Error(f"unknown acknowledgement action {action!r}: use ack or reopen")
     store = as_store(store_or_data_dir)
     if not event_ids:
         raise Pf9Error("no drift event id given: list them with `pf9wb drift events`")
+    who = str(identity.acting(store.data_dir, actor))
     ids = with_children(store, resolve_event_ids(store, list(event_ids)))
+    identity.require(store.data_dir, who, "operator", f"drift.{action}", f"{len(ids)} event(s)")
     now = datetime.now(UTC)
-    who = current_actor(actor)
     rows = [
         {
             "ack_id": uuid.uuid4().hex,

@@ -37,8 +37,6 @@ itself.
 from __future__ import annotations
 
 import fnmatch
-import getpass
-import os
 import re
 import uuid
 from dataclasses import dataclass, replace
@@ -48,7 +46,9 @@ from typing import Any
 
 import yaml
 
+from pf9lib import identity
 from pf9lib.errors import Pf9Error
+from pf9lib.identity import Identity
 from pf9lib.resources import RESOURCES, type_columns
 from pf9lib.store.events import append_events
 
@@ -173,18 +173,6 @@ class Rule:
     @property
     def is_deletion(self) -> bool:
         return self.field == DELETED_FIELD
-
-
-def current_actor(explicit: str | None = None) -> str:
-    """Who is acting: an explicit identity (a dashboard's viewer), else PF9WB_USER, else the OS user."""
-    if explicit:
-        return explicit
-    if os.environ.get("PF9WB_USER"):
-        return os.environ["PF9WB_USER"]
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (some containers): still say something true
-        return f"uid:{os.getuid()}"
 
 
 def drift_dir(data_dir: Path | str) -> Path:
@@ -420,11 +408,12 @@ def change_rules(
     rule_ids: list[str],
     action: str,
     severity: str | None = None,
-    actor: str | None = None,
+    actor: Identity | str | None = None,
     note: str = "",
 ) -> int:
-    """Enable, disable or re-grade rules, recorded with who and when; Pf9Error (and nothing written) when
-    any id is unknown or the severity is not one of critical / warning / info."""
+    """Enable, disable or re-grade rules, recorded with who and when. `actor` (default: the person behind the
+    command) must be an admin of the roles file, else PermissionDenied (audited). Pf9Error (and nothing
+    written) when any id is unknown or the severity is not one of critical / warning / info."""
     if action not in RULE_ACTIONS:
         raise Pf9Error(f"unknown rule action {action!r}: use one of {', '.join(RULE_ACTIONS)}")
     if action == "grade" and severity not in SEVERITIES:
@@ -437,8 +426,9 @@ def change_rules(
         raise Pf9Error(
             f"unknown drift rule id(s) {', '.join(unknown)}: list the rules with `pf9wb drift rules`"
         )
+    who = str(identity.acting(store.data_dir, actor))
+    identity.require(store.data_dir, who, "admin", f"drift.rules.{action}", ", ".join(rule_ids))
     now = datetime.now(UTC)
-    who = current_actor(actor)
     rows = [
         {
             "change_id": uuid.uuid4().hex,

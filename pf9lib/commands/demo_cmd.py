@@ -132,6 +132,6 @@ def _export(data_dir: Path) -> None:
 
 
 def _os_user() -> str:
-    from pf9lib.analytics.drift_rules import current_actor
+    from pf9lib.identity import os_login
 
-    return current_actor()
+    return os_login()

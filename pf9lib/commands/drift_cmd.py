@@ -72,7 +72,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ack = sub.add_parser("ack", help="acknowledge events by id, or every open event matching filters")
     ack.add_argument("event_ids", nargs="*", metavar="ID", help="event ids (or unique prefixes of ≥ 6 chars)")
     ack.add_argument("--note", required=True, help="why this is expected / what was done")
-    ack.add_argument("--as", dest="actor", help="who acknowledges (default PF9WB_USER, else the OS user)")
     ack.add_argument(
         "--matching", action="store_true", help="bulk: acknowledge every open event matching filters"
     )
@@ -85,9 +84,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     rules.add_argument("args", nargs="*", metavar="ARG", help="rule ids; for grade: RULE_ID... SEVERITY")
     rules.add_argument("--note", default="", help="why (recorded with the change)")
-    rules.add_argument(
-        "--as", dest="actor", help="who changes the rule (default PF9WB_USER, else the OS user)"
-    )
     rules.set_defaults(func=cmd_rules)
 
     evaluate = sub.add_parser("evaluate", help="evaluate a run (default the latest) against the rules")
@@ -197,7 +193,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from pf9lib.identity import cli_identity
 
     store = _store(args)
-    result = drift.baseline(store, args.before, actor=cli_identity(store.data_dir).user, apply=args.apply)
+    result = drift.baseline(store, args.before, actor=cli_identity(store.data_dir), apply=args.apply)
     until = f"{result['until']:%Y-%m-%d %H:%M} UTC"
     if not args.apply:
         print(
@@ -224,6 +220,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _who(store):
+    """The person behind the command (the OS login, or PF9WB_USER where the roles file lets them)."""
+    from pf9lib.identity import cli_identity
+
+    return cli_identity(store.data_dir)
+
+
 def cmd_ack(args: argparse.Namespace) -> int:
     from pf9lib.analytics import drift
 
@@ -232,13 +235,13 @@ def cmd_ack(args: argparse.Namespace) -> int:
     if args.matching:
         if args.event_ids:
             raise Pf9Error("give event ids or --matching with filters, not both")
-        count = drift.acknowledge_matching(store, note=args.note, actor=args.actor, **filters)
+        count = drift.acknowledge_matching(store, note=args.note, actor=_who(store), **filters)
     elif filters:
         raise Pf9Error(
             "filters acknowledge in bulk only with --matching (so nothing is acknowledged by accident)"
         )
     else:
-        count = drift.acknowledge(store, args.event_ids, note=args.note, actor=args.actor)
+        count = drift.acknowledge(store, args.event_ids, note=args.note, actor=_who(store))
     print(f"acknowledged {count} event(s)")
     return 0
 
@@ -260,7 +263,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
         if len(ids) < 2:
             raise Pf9Error("usage: pf9wb drift rules grade RULE_ID... critical|warning|info")
         severity = ids.pop()
-    count = change_rules(store, ids, args.rules_action, severity, actor=args.actor, note=args.note)
+    count = change_rules(store, ids, args.rules_action, severity, actor=_who(store), note=args.note)
     print(f"{args.rules_action}: {count} rule(s) changed")
     return 0
 

@@ -17,6 +17,7 @@ from pf9lib.analytics.drift_rules import change_rules
 from pf9lib.collect.inventory import collect_cloud
 from pf9lib.config import load_settings
 from pf9lib.store.reader import open_store
+from tests.helpers.roles import give_role
 
 
 def _flip(value: Any, a: str, b: str) -> str:
@@ -286,6 +287,7 @@ def _missing(value: Any) -> bool:
 def _round_b(world: DriftWorld, frames: dict, used: set[str]) -> None:
     sim, store = world.sim, open_store(world.data_dir)
     free = {t: [r for r in _records(df) if r["id"] not in used] for t, df in frames.items()}
+    give_role(world.data_dir, "test-operator", "admin")
     change_rules(store, ["servers.flavor"], "disable", actor="test-operator", note="resizes are planned")
     change_rules(store, ["ports.status"], "grade", "critical", actor="test-operator", note="ports matter")
     servers = free["servers"]

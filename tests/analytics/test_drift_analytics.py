@@ -15,11 +15,15 @@ from datetime import UTC, datetime, timedelta
 import openpyxl
 import pandas as pd
 import pytest
+import yaml
 
+from pf9lib.actions.audit import audit
 from pf9lib.analytics import drift
 from pf9lib.analytics.drift_events import acknowledgements
-from pf9lib.errors import Pf9Error
+from pf9lib.errors import PermissionDenied, Pf9Error
+from pf9lib.identity import os_login, roles_file
 from pf9lib.store.reader import open_store
+from tests.helpers.roles import give_role
 
 from .drift_world import build_world
 
@@ -48,6 +52,8 @@ def all_events(every_event) -> pd.DataFrame:
 def copy(world, tmp_path):
     """A private copy of the world's data directory for tests that append acknowledgements."""
     shutil.copytree(world.data_dir, tmp_path / "data")
+    for user in ("alice", "bob", "carol", "dora", "emil", "frank"):
+        give_role(tmp_path / "data", user, "operator")
     return tmp_path / "data"
 
 
@@ -166,12 +172,11 @@ def test_rules_with_open_counts_and_changes(world, all_events, every_event):
     assert df.loc["servers.deleted", "severity"] == "warning"
 
 
-def test_single_and_bulk_acknowledgement_stay_queryable(copy, all_events, monkeypatch):
-    monkeypatch.setenv("PF9WB_USER", "bob")
+def test_single_and_bulk_acknowledgement_stay_queryable(copy, all_events):
     one = all_events["event_id"].iloc[0]
-    assert drift.acknowledge(copy, [one[:8]], note="expected") == 1  # a unique prefix is enough
+    assert drift.acknowledge(copy, [one[:8]], note="expected", actor="bob") == 1  # a unique prefix is enough
     ports = all_events[all_events["type"] == "ports"]
-    n = drift.acknowledge_matching(copy, note="port churn", type="ports")
+    n = drift.acknowledge_matching(copy, note="port churn", actor="bob", type="ports")
     assert n == len(ports) - (1 if one in set(ports["event_id"]) else 0)
     acked = drift.events(copy, acknowledged=True, limit=None)
     assert set(acked["event_id"]) == set(ports["event_id"]) | {one}
@@ -181,8 +186,11 @@ def test_single_and_bulk_acknowledgement_stay_queryable(copy, all_events, monkey
     drift.acknowledge(copy, [one], note="looked again", actor="carol", action="reopen")
     assert not drift.events(copy, search=one, limit=None)["acknowledged"].iloc[0]
     with pytest.raises(Pf9Error, match="no single drift event"):
-        drift.acknowledge(copy, ["feedfacefeedface"], note="x")
-    assert len(acknowledgements(open_store(copy))) == n + 2  # the refused one wrote nothing
+        drift.acknowledge(copy, ["feedfacefeedface"], note="x", actor="bob")
+    with pytest.raises(PermissionDenied, match="drift.ack refused: mallory is viewer, operator is needed"):
+        drift.acknowledge(copy, [one], note="x", actor="mallory")
+    assert len(acknowledgements(open_store(copy))) == n + 2  # the refused ones wrote nothing
+    assert audit(copy, actor="mallory")["result"].tolist() == ["denied"]
 
 
 def test_two_processes_acknowledging_at_the_same_moment_are_both_kept(copy, all_events):
@@ -220,6 +228,18 @@ def test_cli_ack_then_summary(copy, world):
     env = {**os.environ, "PF9WB_USER": "frank"}
     cli = [sys.executable, "-m", "pf9lib.cli", "drift"]
     target = world.events_a.set_index("rule_id").loc["subnets.gateway_ip", "event_id"]
+    # PF9WB_USER counts only where the roles file lets this login act for others: refused, exit 4, one line.
+    refused = subprocess.run(
+        [*cli, "ack", target, "--note", "new router", "--data-dir", str(copy)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 4 and refused.stderr.count("\n") == 1, refused.stderr
+    assert f"drift.ack refused: {os_login()} is viewer" in refused.stderr
+    roles = yaml.safe_load(roles_file(copy).read_text())
+    roles["impersonate"] = [os_login()]
+    roles_file(copy).write_text(yaml.safe_dump(roles))
     done = subprocess.run(
         [*cli, "ack", target, "--note", "new router", "--data-dir", str(copy)],
         env=env,

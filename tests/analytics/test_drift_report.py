@@ -17,6 +17,7 @@ from pf9lib.analytics.drift import acknowledge
 from pf9lib.analytics.drift_events import evaluate_run
 from pf9lib.normalize.rows import Lookups, normalize
 from pf9lib.store.writer import RunWriter
+from tests.helpers.roles import give_role
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "scheduled" / "drift_report.ipynb"
 BIN = Path(sys.executable).parent
@@ -70,6 +71,7 @@ def build_history(data, first):
 
     events = pd.concat(events, ignore_index=True)
     acked = events[events["rule_id"] == "servers.vm_state"]["event_id"].iloc[0]
+    give_role(data, "ops", "operator")
     acknowledge(data, [acked], note="planned stop", actor="ops")
     return data, events, acked
 

@@ -15,7 +15,6 @@ from pf9lib.analytics.drift_events import evaluate_run
 from pf9lib.analytics.drift_rules import (
     BUILTIN_RULES,
     change_rules,
-    current_actor,
     effective_rules,
     parse_ignore,
 )
@@ -24,6 +23,7 @@ from pf9lib.normalize.rows import Lookups, normalize
 from pf9lib.resources import type_columns
 from pf9lib.store.reader import open_store
 from pf9lib.store.writer import RunWriter
+from tests.helpers.roles import give_role
 
 # docs/domain.md §3, restated: (type, rule as the domain names it, severity, trigger).
 DOMAIN_TABLE = [
@@ -150,6 +150,8 @@ def test_user_rules_and_deletion_rules(tmp_path, two_runs):
 def test_rule_changes_are_events_with_who_and_when(two_runs):
     data, runs = two_runs
     store = open_store(data)
+    give_role(data, "ops1", "admin")
+    give_role(data, "ops2", "admin")
     before = datetime.now(UTC)
     change_rules(store, ["servers.status"], "disable", actor="ops1", note="maintenance week")
     change_rules(store, ["servers.status"], "grade", "critical", actor="ops2")
@@ -261,9 +263,9 @@ def test_unknown_rule_id_or_severity_changes_nothing(two_runs):
     store = open_store(data)
     before, rules_before = store_files(data), effective_rules(store)
     with pytest.raises(Pf9Error, match="unknown drift rule id\\(s\\) servers.nope: list the rules"):
-        change_rules(store, ["servers.status", "servers.nope"], "disable")
+        change_rules(store, ["servers.status", "servers.nope"], "disable", actor="ops1")
     with pytest.raises(Pf9Error, match="severity 'urgent'"):
-        change_rules(store, ["servers.status"], "grade", "urgent")
+        change_rules(store, ["servers.status"], "grade", "urgent", actor="ops1")
     assert store_files(data) == before and effective_rules(store) == rules_before
 
 
@@ -293,16 +295,6 @@ def test_cli_bad_input_is_one_line_and_exit_1(two_runs):
     assert store_files(data) == before
 
 
-def test_actor_is_explicit_else_pf9wb_user_else_os_user(monkeypatch):
-    import getpass
-
-    monkeypatch.setenv("PF9WB_USER", "viewer-env")
-    assert current_actor("dashboard-viewer") == "dashboard-viewer"
-    assert current_actor() == "viewer-env"
-    monkeypatch.delenv("PF9WB_USER")
-    assert current_actor() == getpass.getuser()
-
-
 def test_an_open_store_sees_later_runs_events_and_acks(tmp_path):
     """Analytics keep materialised tables per store: they must follow what is appended after it was opened."""
     from pf9lib.analytics import drift, history
@@ -314,6 +306,7 @@ def test_an_open_store_sees_later_runs_events_and_acks(tmp_path):
     before = history.most_changed(store, limit=5)
     evaluate_run(store, runs[1])
     assert drift.totals(store).iloc[0][["events", "open"]].tolist() == [1, 1]
+    give_role(data, "t", "operator")
     drift.acknowledge(store, drift.events(store)["event_id"].tolist(), note="ok", actor="t")
     assert drift.totals(store).iloc[0][["open", "acknowledged"]].tolist() == [0, 1]
     with RunWriter(data, "c1", ["r1"], ["servers"], started_at=T0 + timedelta(days=5)) as writer:

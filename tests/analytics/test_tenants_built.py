@@ -14,6 +14,7 @@ from pf9lib.analytics.drift_events import acknowledge, evaluate_run
 from pf9lib.store.events import append_events
 from pf9lib.store.reader import open_store
 from tests.analytics.estates import T0, hypervisor, quota, server, snapshot, volume, write_run, write_vm_daily
+from tests.helpers.roles import give_role
 
 
 def test_sla_part_plugs_in_and_costs_0_2_points_per_percent_not_compliant(tmp_path):
@@ -130,6 +131,7 @@ def test_change_compliance_says_why_each_change_was_expected(tmp_path):
     )
     events = evaluate_run(tmp_path, run)
     s1_event = events[events["object_id"] == "s1"]["event_id"].iloc[0]
+    give_role(tmp_path, "alice", "operator")
     acknowledge(tmp_path, [s1_event], note="maintenance window", actor="alice")
     at = T0 + timedelta(hours=12)
     append_events(

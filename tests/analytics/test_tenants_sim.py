@@ -20,6 +20,7 @@ from pf9lib.analytics import landing, summary, tenants
 from pf9lib.analytics.drift_events import acknowledge
 from pf9lib.config import load_settings
 from pf9lib.store.reader import open_store
+from tests.helpers.roles import give_role
 from tests.helpers.sim import start_sim
 
 pytestmark = pytest.mark.integration
@@ -68,6 +69,7 @@ def world(tmp_path_factory):
         store = open_store(data_dir)
         events = store.sql("SELECT * FROM drift_events WHERE run_id = ?", [outcome.run_id])
         acked = events[events["object_id"] == active[0]["id"]]["event_id"].tolist()
+        give_role(data_dir, "test", "operator")
         acknowledge(data_dir, acked, note="planned", actor="test")
         quotas = {}
         for project in before.projects:
