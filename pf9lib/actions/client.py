@@ -12,6 +12,7 @@ Every call is counted per (method, service) so plans and benchmarks can say how 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -96,6 +97,12 @@ class Writer:
     backoff_s: float = 0.5
     sleep: Callable[[float], None] = time.sleep
     calls: Counter = field(default_factory=Counter)
+    _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, method: str, service: str) -> None:
+        """One more call made (planners list and ask quotas from several threads at once)."""
+        with self._count_lock:
+            self.calls[(method, service)] += 1
 
     def _proxy(self, service: str) -> Any:
         return getattr(self.connection, _PROXIES[service])
@@ -114,7 +121,7 @@ class Writer:
         retry = method in ("GET", "PUT", "DELETE")
         last = ""
         for attempt in range(1, self.attempts + 1):
-            self.calls[(method, service)] += 1
+            self.count(method, service)
             kwargs: dict[str, Any] = {"microversion": microversion, "raise_exc": False}
             if body is not None:
                 kwargs["json"] = body

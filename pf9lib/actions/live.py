@@ -33,7 +33,7 @@ def listing(ctx: ActionContext, kind: str, region: str | None = None) -> list[di
     out: list[dict[str, Any]] = []
     try:
         for page in iter_pages(proxy, res, path):
-            writer.calls[("GET", res.service)] += 1
+            writer.count("GET", res.service)
             out.extend(page)
     except ListingError as exc:
         raise Pf9Error(
@@ -52,7 +52,7 @@ def names(ctx: ActionContext, kind: str, region: str | None = None) -> dict[str,
     out: dict[str, str | None] = {}
     try:
         for page in iter_pages(writer.connection.compute, res, "/servers", dict(res.params)):
-            writer.calls[("GET", "compute")] += 1
+            writer.count("GET", "compute")
             out.update((s["id"], s.get("name")) for s in page)
     except ListingError as exc:
         where = region or "the default region"

@@ -12,7 +12,7 @@ import json
 import os
 import socket
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,11 @@ def new_plan_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def _shallow(item: Precondition | Step) -> dict[str, Any]:
+    """The fields as a dict: asdict deep-copies every input, which dominated saving a plan of 16k steps."""
+    return {f.name: getattr(item, f.name) for f in fields(item)}
+
+
 def save_plan(data_dir: Path | str, plan: Plan) -> None:
     append_events(
         data_dir,
@@ -88,8 +93,8 @@ def save_plan(data_dir: Path | str, plan: Plan) -> None:
                 "cloud": plan.cloud,
                 "created_at": plan.created_at,
                 "summary": plan.summary,
-                "preconditions_json": json.dumps([asdict(p) for p in plan.preconditions], default=str),
-                "steps_json": json.dumps([asdict(s) for s in plan.steps], default=str),
+                "preconditions_json": json.dumps([_shallow(p) for p in plan.preconditions], default=str),
+                "steps_json": json.dumps([_shallow(s) for s in plan.steps], default=str),
                 "inputs_json": json.dumps({**plan.inputs, "_region": plan.region}, default=str),
             }
         ],
