@@ -359,7 +359,7 @@ def incidents(
         f"""WITH kids AS (
                 SELECT incident_id AS parent_id, count(*)::BIGINT AS children,
                        string_agg(DISTINCT type, ', ' ORDER BY type) AS child_types,
-                       count(*) FILTER (WHERE NOT acknowledged)::BIGINT AS open_children
+                       count(*) FILTER (WHERE {OPEN})::BIGINT AS open_children
                 FROM {view} WHERE incident_id IS NOT NULL AND event_id <> incident_id GROUP BY incident_id
             )
             SELECT {EVENT_COLUMNS}, coalesce(k.children, 0) AS children, k.child_types,
@@ -380,7 +380,7 @@ def open_by_rule(store: Store | Path | str) -> pd.DataFrame:
     return store.sql(
         f"""SELECT rule_id, severity, count(*)::BIGINT AS open,
                    count(DISTINCT coalesce(incident_id, event_id))::BIGINT AS incidents
-            FROM {view} WHERE {OPEN} GROUP BY ALL
+            FROM {view} WHERE {OPEN} GROUP BY rule_id, severity
             ORDER BY {_SEVERITY_ORDER} DESC, open DESC, rule_id"""
     )
 
