@@ -52,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rv = sub.add_parser("rvtools", help="RVTools-style workbook (xlsx + a CSV per sheet)")
     rv.add_argument("--run", help="run id (default: the latest completed run)")
     rv.add_argument("--out", help="output directory (default <data-dir>/reports/rvtools)")
+    rv.add_argument(
+        "--cloud-name", dest="cloud_filter", help="the cloud of a store holding several (default: the run's)"
+    )
     rv.add_argument("--data-dir")
     rv.set_defaults(func=cmd_export_rvtools)
 
@@ -118,7 +121,7 @@ def cmd_export_rvtools(args: argparse.Namespace) -> int:
 
     data_dir = data_dir_of(args)
     out = Path(args.out) if args.out else data_dir / "reports" / "rvtools"
-    path = export_rvtools(open_store(data_dir), out, args.run)
+    path = export_rvtools(open_store(data_dir), out, args.run, args.cloud_filter)
     print(f"wrote {path} (and CSVs in {path.with_name(path.stem + '-csv')})")
     return 0
 

@@ -17,6 +17,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from pf9lib.collect.inventory import GLOBAL_REGION
 from pf9lib.resources import RESOURCES, type_columns
 from pf9lib.store.reader import Store
 
@@ -43,10 +44,13 @@ def sheet_headers(kind: str) -> list[str]:
     return LEADING + own
 
 
-def _type_frame(store: Store, kind: str) -> pd.DataFrame:
+def _type_frame(store: Store, kind: str, cloud: str) -> pd.DataFrame:
     headers = sheet_headers(kind)
     cols = ", ".join(f'"{h}"' for h in headers)
-    df = store.sql(f'SELECT {cols} FROM "{kind}" ORDER BY cloud, region, project_name NULLS FIRST, name, id')
+    df = store.sql(
+        f'SELECT {cols} FROM "{kind}" WHERE cloud = ? ORDER BY region, project_name NULLS FIRST, name, id',
+        [cloud],
+    )
     for col in df.columns:  # lists read better as "a, b" in a spreadsheet
         if df[col].dtype == object:
             df[col] = df[col].map(_cell_text)
@@ -100,8 +104,10 @@ def _summary(store: Store, run_id: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SUMMARY_HEADERS)
 
 
-def _quotas(store: Store) -> pd.DataFrame:
-    raw = store.sql("SELECT cloud, region, project_id, project_name, service, raw FROM quotas")
+def _quotas(store: Store, cloud: str) -> pd.DataFrame:
+    raw = store.sql(
+        "SELECT cloud, region, project_id, project_name, service, raw FROM quotas WHERE cloud = ?", [cloud]
+    )
     rows = []
     for rec in raw.itertuples(index=False):
         body = json.loads(rec.raw)
@@ -127,11 +133,12 @@ ACCESS_HEADERS = ["cloud", "holder", "holder_type", "role", "scope_type", "scope
 AUDIT_HEADERS = ["at", "actor", "role", "action", "target", "plan_id", "result", "note"]
 
 
-def _access(view: Store) -> pd.DataFrame:
+def _access(view: Store, cloud: str) -> pd.DataFrame:
     """Who holds which role where, as of the workbook's run (system scope named, never empty)."""
     from pf9lib.analytics.access import user_roles
 
-    return user_roles(view)[ACCESS_HEADERS]
+    df = user_roles(view)[ACCESS_HEADERS]
+    return df[df["cloud"] == cloud].reset_index(drop=True)
 
 
 def _audit(store: Store) -> pd.DataFrame:
@@ -143,29 +150,39 @@ def _audit(store: Store) -> pd.DataFrame:
     return df
 
 
-def build_sheets(store: Store, run_id: str | None = None) -> dict[str, pd.DataFrame]:
-    """Every sheet as a DataFrame, for the state at `run_id` (default: the latest visible run)."""
+def build_sheets(
+    store: Store, run_id: str | None = None, cloud: str | None = None
+) -> dict[str, pd.DataFrame]:
+    """Every sheet as a DataFrame: one cloud's state at `run_id` (default: that cloud's latest visible run;
+    the cloud defaults to the run's, else the latest run's). A store holding several clouds gives one workbook
+    per cloud; MetaData names the cloud and the regions the sheets cover."""
     from pf9lib import __version__
-    from pf9lib.errors import Pf9Error
 
-    run = store.latest_run() if run_id is None else _run(store, run_id)
-    if run is None:
-        raise Pf9Error(f"no completed run in {store.data_dir}: run `pf9wb collect` first")
+    run = _pick_run(store, run_id, cloud)
+    cloud = run["cloud"]
     view = store.as_of(run["run_id"])
     sheets = {"Summary": _summary(store, run["run_id"])}
     for kind in RESOURCES:
         if kind != "quotas":
-            sheets[SHEET_NAMES[kind]] = _type_frame(view, kind)
-    sheets["ProjectQuotas"] = _quotas(view)
-    sheets["Access"] = _access(view)
+            sheets[SHEET_NAMES[kind]] = _type_frame(view, kind, cloud)
+    sheets["ProjectQuotas"] = _quotas(view, cloud)
+    sheets["Access"] = _access(view, cloud)
     sheets["Audit"] = _audit(store)
+    # The regions the sheets cover (Keystone's objects carry the cloud-wide "global", not a region).
+    covered = sorted(
+        {r for df in sheets.values() if "region" in df for r in df["region"].dropna().unique()}
+        - {GLOBAL_REGION}
+    )
+    visible = store.sql("SELECT DISTINCT cloud FROM runs WHERE status IN ('success', 'partial')")["cloud"]
+    others = sorted(c for c in visible if c != cloud)
     sheets["MetaData"] = pd.DataFrame(
         [
             ["tool", "PF9 Workbench"],
             ["tool_version", __version__],
             ["created_at", datetime.now(UTC).isoformat(timespec="seconds")],
-            ["cloud", run["cloud"]],
-            ["regions", ", ".join(run["regions"])],
+            ["cloud", cloud],
+            ["regions", ", ".join(covered or run["regions"])],
+            ["other_clouds_in_store", ", ".join(others) or "none"],
             ["run_id", run["run_id"]],
             ["run_started_at", str(run["started_at"])],
             ["run_status", run["status"]],
@@ -175,18 +192,35 @@ def build_sheets(store: Store, run_id: str | None = None) -> dict[str, pd.DataFr
     return sheets
 
 
-def _run(store: Store, run_id: str) -> dict:
+def _pick_run(store: Store, run_id: str | None, cloud: str | None) -> dict:
     from pf9lib.errors import Pf9Error
 
-    df = store.sql("SELECT * FROM runs WHERE run_id = ? AND status IN ('success', 'partial')", [run_id])
+    where, params = ["status IN ('success', 'partial')"], []
+    if run_id is not None:
+        where.append("run_id = ?")
+        params.append(run_id)
+    if cloud is not None:
+        where.append("cloud = ?")
+        params.append(cloud)
+    df = store.sql(
+        f"SELECT * FROM runs WHERE {' AND '.join(where)} ORDER BY started_at DESC, run_id DESC LIMIT 1",
+        params,
+    )
     if df.empty:
-        raise Pf9Error(f"no completed run {run_id!r} in {store.data_dir}: list runs with `pf9wb runs`")
+        what = " ".join(f"{k} {v!r}" for k, v in (("run", run_id), ("of cloud", cloud)) if v is not None)
+        raise Pf9Error(
+            f"no completed run {what + ' ' if what else ''}in {store.data_dir}: "
+            "list runs with `pf9wb runs` (or run `pf9wb collect` first)"
+        )
     return df.iloc[0].to_dict()
 
 
-def export_rvtools(store: Store, out_dir: Path | str, run_id: str | None = None) -> Path:
-    """Write <out_dir>/pf9-inventory-<run>.xlsx and a CSV per sheet beside it; returns the workbook path."""
-    sheets = build_sheets(store, run_id)
+def export_rvtools(
+    store: Store, out_dir: Path | str, run_id: str | None = None, cloud: str | None = None
+) -> Path:
+    """Write <out_dir>/pf9-inventory-<run>.xlsx and a CSV per sheet beside it (one cloud: see build_sheets);
+    returns the workbook path."""
+    sheets = build_sheets(store, run_id, cloud)
     run = sheets["MetaData"].set_index("key")["value"]["run_id"]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

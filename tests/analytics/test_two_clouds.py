@@ -121,3 +121,27 @@ def test_the_two_clouds_differ_where_the_estate_moved(stores):
     assert runs.values.tolist() == [["east", 2], ["west", 1]]
     first = tenants.usage_trend(frames["both"], days=3, now=now)
     assert set(first["cloud"]) == {"east", "west"}
+
+
+@pytest.mark.parametrize("cloud", ["east", "west"])
+def test_the_workbook_of_a_shared_store_is_one_clouds(stores, cloud):
+    """Each sheet of the shared store's workbook for a cloud equals that cloud's own store's; MetaData says
+    which cloud and regions it covers and that the store holds another."""
+    from pf9lib.reports.rvtools import build_sheets
+
+    frames, _ = stores
+    shared, alone = build_sheets(frames["both"], cloud=cloud), build_sheets(frames[cloud])
+    for name, df in alone.items():
+        if name in ("Summary", "Audit", "MetaData"):
+            continue
+        assert set(shared[name].get("cloud", pd.Series([cloud]))) <= {cloud}, name
+        pd.testing.assert_frame_equal(_comparable(shared[name]), _comparable(df), check_dtype=False)
+    assert len(shared["Servers"]) > 0
+    meta = shared["MetaData"].set_index("key")["value"]
+    other = {"east": "west", "west": "east"}[cloud]
+    assert (meta["cloud"], meta["other_clouds_in_store"]) == (cloud, other)
+    assert meta["regions"] == ", ".join(sorted(set(shared["Servers"]["region"]))) == "RegionOne"
+    latest = frames["both"].sql(
+        "SELECT run_id FROM runs WHERE cloud = ? ORDER BY started_at DESC LIMIT 1", [cloud]
+    )
+    assert meta["run_id"] == latest["run_id"].iloc[0]
