@@ -29,6 +29,7 @@ ROLE_CAN = {  # beyond the plan kinds (KIND_ROLES), what each role adds in the w
     "operator": "acknowledge drift",
     "admin": "grant and revoke roles",
 }
+ASSIGNMENT_ROWS = 500  # a large cloud has thousands of assignments: the page shows the first ones
 AUDIT_COLUMNS = (
     ("at", "At (UTC)"),
     ("actor", "Actor"),
@@ -100,9 +101,9 @@ class AdminPage:
                     "admin-cloud-admins",
                     "No admin role assignment collected.",
                 ),
-                _sub("Role assignments (project, domain and system scope)"),
+                _sub(f"Role assignments (project, domain and system scope; the first {ASSIGNMENT_ROWS})"),
                 tables.table(
-                    access.user_roles(store),
+                    access.user_roles(store).head(ASSIGNMENT_ROWS),
                     (
                         ("holder", "Holder"),
                         ("holder_type", "Kind"),
@@ -133,8 +134,10 @@ class AdminPage:
 
     def reveal(self, who: Identity | None = None) -> None:
         """Draw the forms for an admin, one line for anyone else. Call it once the viewer is known (after
-        `wait_for_request` under Voilà's preheated kernel). The library still checks every click."""
+        `wait_for_request` under Voilà's preheated kernel). The library still checks every click. The audit
+        is read again: a preheated kernel built the page before the request, maybe long before."""
         who = who if who is not None else self._viewer()
+        self.refresh_audit()
         if who is not None and identity.role_of(self.store.data_dir, who) == "admin":
             self.forms = AdminForms(self.store.data_dir, self._viewer, self._settings, self.refresh_audit)
             self.forms_box.children = [self.forms.widget]

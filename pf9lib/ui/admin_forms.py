@@ -247,9 +247,9 @@ class AdminForms:
             [
                 self.operation,
                 self.fields,
-                self.plan_button,
+                w.HBox([self.plan_button]),  # boxed: a button alone in the column would span it
                 self.review,
-                self.apply_button,
+                w.HBox([self.apply_button]),
                 self.status,
                 self.result,
             ]
