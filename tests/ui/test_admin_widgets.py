@@ -200,3 +200,21 @@ def test_every_operation_has_a_form_the_library_accepts(cloud):
                 widget.value = ""
         forms.make_plan()
         assert "unexpectedly" not in forms.status.value and forms.status.value, key
+
+
+def test_the_admin_page_never_captures_output(cloud, monkeypatch):
+    """Capturing output into an Output widget while Voilà executes a dashboard can hang the render
+    (tests/ui/test_widgets.py): building the page, revealing the forms, planning and applying draw through
+    widget state only."""
+    _, data_dir, settings = cloud
+    captured: list[str] = []
+    monkeypatch.setattr(ipywidgets.Output, "__enter__", lambda self: captured.append("with out"))
+    monkeypatch.setattr(
+        ipywidgets.Output, "clear_output", lambda self, *a, **k: captured.append("clear_output")
+    )
+    page = AdminPage(open_store(data_dir), viewer=lambda: ADMIN, settings=settings)
+    page.reveal()
+    fill(page.forms, "flavor.create", name="m1.quiet")
+    assert page.forms.make_plan() is not None and page.forms.apply_plan().status == "succeeded"
+    assert captured == []
+    assert not [x for x in widgets_in(page.forms_box) if isinstance(x, ipywidgets.Output)]
