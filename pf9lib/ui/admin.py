@@ -139,7 +139,7 @@ class AdminPage:
         who = who if who is not None else self._viewer()
         self.refresh_audit()
         if who is not None and identity.role_of(self.store.data_dir, who) == "admin":
-            self.forms = AdminForms(self.store.data_dir, self._viewer, self._settings, self.refresh_audit)
+            self.forms = AdminForms(self.store, self._viewer, self._settings, self.refresh_audit)
             self.forms_box.children = [self.forms.widget]
             return
         notice = w.Label(access_notice(self.store.data_dir, who))

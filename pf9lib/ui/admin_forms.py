@@ -29,6 +29,8 @@ from pf9lib.actions.engine import ApplyResult
 from pf9lib.actions.plan import Plan
 from pf9lib.errors import Pf9Error
 from pf9lib.identity import Identity
+from pf9lib.store import as_store
+from pf9lib.store.reader import Store
 from pf9lib.ui import tables
 
 log = logging.getLogger(__name__)
@@ -219,14 +221,17 @@ class AdminForms:
 
     def __init__(
         self,
-        data_dir: Path | str,
+        store: Store | Path | str,
         viewer: Callable[[], Identity | None] = dashboard_viewer,
         settings: Callable[[], Any] | None = None,
         on_change: Callable[[], None] | None = None,
     ) -> None:
-        self.data_dir = Path(data_dir)
+        # The page's store (or one opened here): reading the steps back through an open store is cheap, a new
+        # Store per click binds every view again (~1 s on a loaded machine).
+        self.store = as_store(store)
+        self.data_dir = Path(self.store.data_dir)
         self._viewer, self._on_change = viewer, on_change
-        self._settings = settings or settings_loader(data_dir)
+        self._settings = settings or settings_loader(self.data_dir)
         self.plan_id: str | None = None
         self.operation = w.Dropdown(
             options=[(op.title, key) for key, op in OPERATIONS.items()], description="Operation"
@@ -313,7 +318,7 @@ class AdminForms:
             self._changed()
         self.plan_id = None  # a plan applies once; another change needs another plan
         self.status.value = one_line(f"plan {plan_id}: {result.status}: {result.message}")
-        self.result.value = result_html(result, steps_of(self.data_dir, plan_id))
+        self.result.value = result_html(result, steps_of(self.store, plan_id))
         return result
 
     def _progress(self, line: str) -> None:
