@@ -266,8 +266,16 @@ class AdminForms:
         for old in self.inputs.values():
             old.close()
         self.inputs = {f.name: _input(f) for f in OPERATIONS[self.operation.value].fields}
+        for widget in self.inputs.values():
+            widget.observe(self._edited, names="value")
         self.fields.children = list(self.inputs.values())
         self._forget_plan()
+
+    def _edited(self, *_: Any) -> None:
+        """Confirm applies only what the form shows: an edit after Plan withdraws the reviewed plan."""
+        if self.plan_id is not None:
+            self._forget_plan()
+            self.status.value = "the form changed after the plan was made: press Plan again to review it"
 
     def _forget_plan(self) -> None:
         """A changed form or a new plan makes the shown plan stale: it can no longer be confirmed here."""

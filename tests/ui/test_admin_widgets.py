@@ -70,6 +70,13 @@ def test_an_admin_creates_a_flavor_through_the_form_and_it_is_in_the_cloud_and_t
     assert plan is not None, forms.status.value
     assert counts(sim) == before and flavors_named(sim, "m1.widget") == []
     assert plan.plan_id in forms.review.value and not forms.apply_button.disabled
+    # An edit after Plan withdraws the reviewed plan: Confirm applies only what the form shows.
+    forms.inputs["vcpus"].value = "4"
+    assert forms.plan_id is None and forms.apply_button.disabled and forms.review.value == ""
+    assert forms.apply_plan() is None and "press Plan first" in forms.status.value
+    forms.inputs["vcpus"].value = "3"
+    plan = forms.make_plan()
+    assert plan is not None and plan.plan_id in forms.review.value, forms.status.value
     for step in plan.steps:
         assert step.text in forms.review.value
     result = forms.apply_plan()
