@@ -82,6 +82,21 @@ def settings_for(sim, data_dir: Path):
     return load_settings(cloud=CLOUD, data_dir=str(data_dir), env=env)
 
 
+def dashboard_env(sim, data_dir: Path) -> dict[str, str]:
+    """What the demo's Voilà kernels need to act on the simulated cloud (admin page, restore wizard): its
+    clouds.yaml and cloud, the service user, and restores enabled for real (it is a simulated cloud). A
+    variable already set in the environment wins."""
+    clouds = sim.write_clouds_yaml(data_dir / "clouds.yaml", CLOUD)
+    wanted = {
+        "OS_CLIENT_CONFIG_FILE": str(clouds),
+        "OS_CLOUD": CLOUD,
+        "RESTORE_ENABLED": "true",
+        "RESTORE_DRY_RUN": "false",
+        **SIM_SERVICE_USER,
+    }
+    return {key: os.environ.get(key) or value for key, value in wanted.items()}
+
+
 def prepare_snapshots(sim, settings) -> None:
     """The workbench's snapshot job replaces the simulator's: the simulator's nightly job is switched off,
     the demo's rules are written (unless there are some), the person running the demo is its first admin

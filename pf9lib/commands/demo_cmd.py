@@ -71,7 +71,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # The viewer identity for acknowledgements when no authenticating proxy sets X-Forwarded-User.
         os.environ.setdefault("PF9WB_USER", _os_user())
         voila, url, token = demo.start_voila(
-            data_dir, port=args.voila_port, token=token, log_path=data_dir / "voila.log", theme=args.theme
+            data_dir,
+            port=args.voila_port,
+            token=token,
+            log_path=data_dir / "voila.log",
+            theme=args.theme,
+            extra_env=demo.dashboard_env(sim, data_dir),
         )
         demo.write_pid_file(
             data_dir,
