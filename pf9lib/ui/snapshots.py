@@ -253,7 +253,7 @@ def trend_chart(trend: pd.DataFrame, days: int, palette: Palette) -> w.Widget:
         )
     layout = {
         "title": {"text": f"Snapshot SLA compliance per day (last {days} days)"},
-        "xaxis": {"type": "date"},
+        "xaxis": {"type": "date", "tickformat": "%Y-%m-%d", "dtick": 86_400_000},  # one tick a day
         "yaxis": {"range": [0, 100], "title": {"text": "% compliant"}},
     }
     return figures.plotly_output(lines, layout, 300)
@@ -329,9 +329,9 @@ class SnapshotsPage:
         status = sla.status(self.store, **scope)
         coverage = sla.coverage(self.store, **scope)
         rpo = sla.rpo(self.store, days=self.rpo_days, **scope)
-        self.read_at.value = (
-            f'<span class="pf9-muted">store as of {html.escape(format_value(self.store.now))} UTC</span>'
-        )
+        shown = f"{scope['cloud'] or 'all clouds'} / {scope['region'] or 'all regions'}"
+        when = format_value(self.store.now)
+        self.read_at.value = f'<span class="pf9-muted">{html.escape(shown)}, store as of {when} UTC</span>'
         self.cards.value = cards_html(headline(status, coverage, rpo))
         by_tenant = sla.compliance(self.store, "tenant", **scope)
         self._fill(self.by_tenant, by_tenant, TENANT_COLUMNS, "No volume is enrolled in a snapshot policy.")
