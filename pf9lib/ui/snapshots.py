@@ -42,39 +42,12 @@ def _outcome(action: str, state: str | None) -> str:
     return str(state)
 
 
-def run_steps(
-    store: Store, cloud: str | None = None, region: str | None = None, runs: int = 14
-) -> pd.DataFrame:
-    """One row per volume or server step of the `runs` newest snapshot runs (of `cloud`), in `region`: the
-    run's clock (`ran_at`), its plan, project, target (volume or server id), policy, action, outcome and the
-    reason of a skip, block or failure."""
-    cloud_where, params = ("AND cloud = ?", [cloud]) if cloud else ("", [])
-    plans = store.sql(
-        f"""SELECT plan_id, cloud, created_at, steps_json, inputs_json FROM action_plans
-            WHERE kind = ? {cloud_where} ORDER BY created_at DESC, plan_id LIMIT ?""",
-        [RUN_KIND, *params, int(runs)],
-    )
-    columns = [
-        "plan_id",
-        "ran_at",
-        "cloud",
-        "region",
-        "project",
-        "target_id",
-        "policy",
-        "action",
-        "outcome",
-        "reason",
-    ]
-    if plans.empty:
-        return pd.DataFrame(columns=columns)
-    # The last event of each step is how it ended (a resumed apply adds events, never rewrites them).
-    ended = store.sql(
-        """SELECT plan_id, step, arg_max(state, ("at", event_id)) AS state,
-                  arg_max(detail, ("at", event_id)) AS detail
-           FROM action_steps WHERE step >= 0 AND plan_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL""",
-        [plans["plan_id"].tolist()],
-    )
+STEP_COLUMNS = ["plan_id", "ran_at", "cloud", "region", "project", "target_id", "policy", "action"]
+
+
+def _planned_steps(plans: pd.DataFrame) -> pd.DataFrame:
+    """The stored plans' steps, one row each, with the run's clock (the plan's `now`) and the reason the plan
+    gave a skip or block."""
     rows = []
     for plan in plans.itertuples():
         ran_at = pd.Timestamp(json.loads(plan.inputs_json or "{}").get("now") or plan.created_at)
@@ -94,20 +67,39 @@ def run_steps(
                     "plan_reason": inputs.get("reason") or "",
                 }
             )
-    df = pd.DataFrame(rows)
-    if df.empty:
-        return pd.DataFrame(columns=columns)
-    df = df.merge(ended, on=["plan_id", "step"], how="left")
+    return pd.DataFrame(rows, columns=["step", "plan_reason", *STEP_COLUMNS])
+
+
+def run_steps(
+    store: Store, cloud: str | None = None, region: str | None = None, runs: int = 14
+) -> pd.DataFrame:
+    """One row per volume or server step of the `runs` newest snapshot runs (of `cloud`), in `region`: the
+    run's clock (`ran_at`), its plan, project, target (volume or server id), policy, action, outcome and the
+    reason of a skip, block or failure."""
+    cloud_where, params = ("AND cloud = ?", [cloud]) if cloud else ("", [])
+    plans = store.sql(
+        f"""SELECT plan_id, cloud, created_at, steps_json, inputs_json FROM action_plans
+            WHERE kind = ? {cloud_where} ORDER BY created_at DESC, plan_id LIMIT ?""",
+        [RUN_KIND, *params, int(runs)],
+    )
+    df = _planned_steps(plans)
     if region:
         df = df[df["region"] == region]
+    if df.empty:
+        return pd.DataFrame(columns=[*STEP_COLUMNS, "outcome", "reason"])
+    # The last event of each step is how it ended (a resumed apply adds events, never rewrites them).
+    ended = store.sql(
+        """SELECT plan_id, step, arg_max(state, ("at", event_id)) AS state,
+                  arg_max(detail, ("at", event_id)) AS detail
+           FROM action_steps WHERE step >= 0 AND plan_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL""",
+        [plans["plan_id"].tolist()],
+    )
+    df = df.merge(ended, on=["plan_id", "step"], how="left")
     df["outcome"] = [_outcome(a, s) for a, s in zip(df["action"], df["state"], strict=True)]
-    exception = df["outcome"].isin(EXCEPTIONS)
-    df["reason"] = (df["detail"].fillna("").where(df["detail"].fillna("") != "", df["plan_reason"])).where(
-        exception, ""
-    )
-    return df.sort_values(["ran_at", "plan_id", "step"], ascending=[False, True, True])[columns].reset_index(
-        drop=True
-    )
+    detail = df["detail"].fillna("")
+    df["reason"] = detail.where(detail != "", df["plan_reason"]).where(df["outcome"].isin(EXCEPTIONS), "")
+    df = df.sort_values(["ran_at", "plan_id", "step"], ascending=[False, True, True])
+    return df[[*STEP_COLUMNS, "outcome", "reason"]].reset_index(drop=True)
 
 
 def run_results(steps: pd.DataFrame) -> pd.DataFrame:
