@@ -15,6 +15,7 @@ import pytest
 from pf9lib.analytics.drift_events import acknowledgements
 from pf9lib.demo import dashboard_url, start_voila, stop_process
 from pf9lib.store.reader import open_store
+from tests.helpers.roles import give_role
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +31,7 @@ def culling_server(history, tmp_path_factory):
     (this test acknowledges)."""
     root = tmp_path_factory.mktemp("voila-culling")
     data = shutil.copytree(history.data_dir, root / "data", symlinks=True)
+    give_role(data, USER, "operator")  # acknowledging needs operator (the roles file decides, not the page)
     proc, url, token = start_voila(
         data,
         log_path=root / "voila.log",
