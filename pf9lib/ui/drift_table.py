@@ -172,8 +172,10 @@ def incidents_by_rule(store: Store) -> pd.DataFrame:
 def incidents_html(by_rule: pd.DataFrame, rules: int = 8) -> str:
     """The incident summary: a line of counts per severity, then the `rules` worst rules as a small table."""
     counts = by_rule.groupby("severity")["incidents"].sum() if not by_rule.empty else pd.Series(dtype="int64")
+    # A severity with none is not coloured: red "0 critical" would read as an alarm.
     per_severity = " · ".join(
-        f'<span class="pf9-sev-{s} drift-incidents-{s}">{int(counts.get(s, 0))} {s}</span>'
+        f'<span class="{f"pf9-sev-{s} " if counts.get(s, 0) else ""}drift-incidents-{s}">'
+        f"{int(counts.get(s, 0))} {s}</span>"
         for s in SEVERITIES
     )
     line = f'<div class="drift-incidents-line">Open incidents: {int(counts.sum())} ({per_severity})</div>'
