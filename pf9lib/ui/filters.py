@@ -40,3 +40,56 @@ class DriftFilters:
     def on_change(self, callback: Callable[..., None]) -> None:
         for control in (self.severity, self.type, self.show_acknowledged, self.search):
             control.observe(callback, names="value")
+
+
+ALL = "(all)"
+
+
+class ScopeFilter:
+    """A cloud and a region dropdown over the (cloud, region) pairs a page knows; the region's choices follow
+    the cloud. `query()` gives the `cloud=` / `region=` keywords every analytic takes (None: all of them)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self.pairs = sorted(set(pairs))
+        clouds = sorted({cloud for cloud, _ in self.pairs})
+        self.cloud = w.Dropdown(options=[ALL, *clouds], value=ALL, description="Cloud")
+        self.cloud.add_class("scope-cloud")
+        self.region = w.Dropdown(options=self._regions(ALL), value=ALL, description="Region")
+        self.region.add_class("scope-region")
+        self._callbacks: list[Callable[..., None]] = []
+        self._quiet = False
+        self.cloud.observe(self._cloud_changed, names="value")
+        self.region.observe(self._region_changed, names="value")
+        self.widget = w.HBox([self.cloud, self.region])
+        self.widget.add_class("scope-filter")
+
+    def _regions(self, cloud: str) -> list[str]:
+        return [ALL, *sorted({r for c, r in self.pairs if cloud in (ALL, c)})]
+
+    def _cloud_changed(self, change: dict) -> None:
+        # The region's choices follow the cloud; resetting it is part of this change: one refresh, not two.
+        self._quiet = True
+        try:
+            self.region.options = self._regions(change["new"])
+            self.region.value = ALL
+        finally:
+            self._quiet = False
+        self._fire(change)
+
+    def _region_changed(self, change: dict) -> None:
+        if not self._quiet:
+            self._fire(change)
+
+    def _fire(self, change: dict) -> None:
+        for callback in self._callbacks:
+            callback(change)
+
+    def query(self) -> dict[str, str | None]:
+        return {
+            "cloud": None if self.cloud.value == ALL else self.cloud.value,
+            "region": None if self.region.value == ALL else self.region.value,
+        }
+
+    def on_change(self, callback: Callable[..., None]) -> None:
+        """`callback(change)` once per change of the scope."""
+        self._callbacks.append(callback)

@@ -31,7 +31,7 @@ def culling_server(history, tmp_path_factory):
     (this test acknowledges)."""
     root = tmp_path_factory.mktemp("voila-culling")
     data = shutil.copytree(history.data_dir, root / "data", symlinks=True)
-    give_role(data, USER, "operator")
+    give_role(data, USER, "operator")  # acknowledging needs operator (the roles file decides, not the page)
     proc, url, token = start_voila(
         data,
         log_path=root / "voila.log",
