@@ -194,7 +194,7 @@ def _execute(
     message = (
         f"{c['create:succeeded']} created, {c['create:adopted']} already there, "
         f"{c['prune:succeeded']} pruned, "
-        f"{c['create:skipped'] + c['note:skip'] + c['prune:skipped']} skipped, "
+        f"{c['create:skipped'] + c['note:skipped'] + c['prune:skipped']} skipped, "
         f"{c['create:blocked'] + c['note:blocked']} blocked, {len(run.failures)} failed"
     )
     if run.failures:

@@ -94,8 +94,10 @@ def test_a_run_creates_in_the_volumes_project_records_blocks_and_never_attempts_
     blocked = [s for s in plan.steps if s.action == "snapshot.note" and s.inputs["state"] == "blocked"]
     assert creates and blocked, plan.summary
     assert all("quota:" in s.text and "left" in s.text for s in blocked)
+    skipped = [s for s in plan.steps if s.action == "snapshot.note" and s.inputs["state"] == "skip"]
     result = apply(settings, plan.plan_id, "ops")
     assert result.status == "succeeded", result.message
+    assert f"{len(skipped)} skipped, {len(blocked)} blocked" in result.message  # the message counts the notes
     made = [s for s in snapshots(sim) if s["id"] not in before]
     by_volume = {s["volume_id"]: s for s in made}
     assert sorted(by_volume) == sorted(s.inputs["volume_id"] for s in creates)
