@@ -276,7 +276,7 @@ class RestoreWizard:
     def choose_vm(self, *_: Any) -> None:
         if self.vm.value is None:
             return self.say("no VM chosen: pick one in the list")
-        running = restore.jobs(self.data_dir, vm=self.vm.value)
+        running = restore.jobs(self.store, vm=self.vm.value)  # the kept store sees new job events
         running = running[running["state"].isin(ACTIVE)]
         if len(running):
             row = running.iloc[0]
@@ -563,16 +563,21 @@ class RestoreWizard:
         self._poller.start()
 
     def _poll(self, job_id: str) -> None:
-        while True:
-            try:
-                found = restore.job(self.data_dir, job_id)
-            except Exception as exc:  # noqa: BLE001 - a thread has nobody to raise to: the page says it
-                _on_main(lambda exc=exc: self.say(f"reading job {job_id} failed: {exc}", "restore-error"))
-                return
-            _on_main(lambda found=found: self._update(found))
-            if found["state"] not in ACTIVE:
-                return
-            time.sleep(self.poll_s)
+        store = Store(self.data_dir)  # the thread's own: a DuckDB connection is not shared between threads
+        try:
+            while True:
+                try:
+                    found = restore.job(store, job_id)
+                except Exception as exc:  # noqa: BLE001 - a thread has nobody to raise to: the page says it
+                    said = f"reading job {job_id} failed: {exc}"
+                    _on_main(lambda said=said: self.say(said, "restore-error"))
+                    return
+                _on_main(lambda found=found: self._update(found))
+                if found["state"] not in ACTIVE:
+                    return
+                time.sleep(self.poll_s)
+        finally:
+            store.close()
 
     def _update(self, found: dict[str, Any]) -> None:
         if found["job_id"] != self.job_id:
