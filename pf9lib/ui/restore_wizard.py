@@ -496,6 +496,9 @@ class RestoreWizard:
         except Pf9Error as exc:
             self.plan = None
             return self.say(str(exc), "restore-error")
+        except Exception as exc:  # noqa: BLE001 - e.g. the cloud unreachable: a callback's error shows nowhere
+            self.plan = None
+            return self.say(f"planning failed: {type(exc).__name__}: {exc}", "restore-error")
         self.review_html.value = plan_html(self.plan)
         show_execute = self.can_execute and self.may_act()
         _show(self.execute_button, show_execute)
