@@ -29,6 +29,7 @@ from pf9lib.actions import restore
 from pf9lib.actions.engine import ActionContext
 from pf9lib.actions.plan import Plan
 from pf9lib.actions.restore.executor import disabled_message
+from pf9lib.actions.restore.points import vm_volumes
 from pf9lib.errors import Pf9Error
 from pf9lib.store.reader import Store
 
@@ -328,11 +329,11 @@ class RestoreWizard:
         )
 
     def choose_point(self, *_: Any) -> None:
+        if self.point.value not in self._points:
+            return self.say("no restore point chosen: pick one in the list")
         chosen = self._points[self.point.value]
         vm = restore.find_vm(self.store, self.vm.value)
         covered = chosen["data_snapshots"] or {}
-        from pf9lib.actions.restore.points import vm_volumes
-
         _, data = vm_volumes(self.store, vm)
         boxes, self.volume_boxes = [], {}
         for vol in data:
