@@ -2,7 +2,7 @@
 restore of a boot-from-volume VM with its data volume ends with the new server ACTIVE in the cloud; a REPLACE
 is not planned without the typed confirmation; a viewer browses restore points only and a forged execute is
 refused by the library and audited; a job already running for the VM is followed instead of a new plan;
-RESTORE_ENABLED=false shows plans only."""
+RESTORE_ENABLED=false shows plans only; a failed restore shows what was rolled back and Retry completes it."""
 
 from __future__ import annotations
 
@@ -212,3 +212,38 @@ def test_restores_disabled_means_plans_only_and_the_page_says_so(cloud):
     wizard.execute()  # forged: the library refuses
     assert "RESTORE_ENABLED is off" in wizard.status.value
     assert tagged(sim, wizard.plan.plan_id)["servers"] == []
+
+
+def test_a_failed_restore_shows_what_was_rolled_back_and_retry_completes_it(cloud):
+    sim, settings, prepared = cloud
+    wizard, _ = wizard_for(settings)
+    walk_to_points(wizard, prepared.vm)
+    wizard.choose_point()
+    wizard.name.value = "web-retried"
+    wizard.next_from_options()
+    plan = wizard.plan
+    sim.faults({"method": "POST", "path": "/servers$", "status": 503})
+    try:
+        wizard.execute()
+        found = wizard.wait(120)
+    finally:
+        sim.clear_faults()
+    assert found["state"] == "FAILED" and wizard.stage == "result"
+    job = restore.job(settings.data_dir, plan.plan_id)
+    undone = [s for s in job["steps"] if s["state"] == "rolled_back"]
+    assert {s["action"] for s in undone} == {"restore.port"}  # the ports went; the volumes are kept
+    assert "restore-outcome-failed" in wizard.result_html.value
+    for step in undone:
+        assert step["detail"] in wizard.result_html.value
+    kept = wizard.result_html.value.split("; kept ", 1)[1]  # the job's detail lists the kept volumes
+    assert all(v["name"] in kept for v in tagged(sim, plan.plan_id)["volumes"])
+    assert len(tagged(sim, plan.plan_id)["volumes"]) == 2
+    assert tagged(sim, plan.plan_id)["servers"] == [] and tagged(sim, plan.plan_id)["ports"] == []
+    assert wizard.retry_button.layout.display is None
+
+    wizard.retry_button.click()
+    found = wizard.wait(120)
+    assert found["state"] == "SUCCEEDED" and "restore-outcome-succeeded" in wizard.result_html.value
+    [server] = tagged(sim, plan.plan_id)["servers"]
+    assert sim.connect().compute.get_server(server["id"]).status == "ACTIVE"
+    assert len(tagged(sim, plan.plan_id)["volumes"]) == 2  # the kept volumes were reused, not made again
