@@ -1,7 +1,8 @@
 """The restore wizard in Debian's Chromium through Voilà, end to end: Voilà serves dashboards/ on a data
 directory collected from a running simulated cloud, with that cloud's clouds.yaml (as the CLI would find it);
 the viewer (X-Forwarded-User, an operator) walks project → VM → point → options → review, executes, watches
-the steps and the result, and the new server exists ACTIVE in the simulated cloud."""
+the steps and the result, and the new server exists ACTIVE in the simulated cloud. A viewer without a role
+sees the restore points and is offered no plan."""
 
 from __future__ import annotations
 
@@ -92,3 +93,32 @@ def test_the_wizard_restores_a_vm_in_the_browser(browser, wizard_server, tmp_pat
     assert server["metadata"]["pf9wb_restored_from"] == vm["id"]
     attached = conn.compute.get(f"/servers/{server['id']}/os-volume_attachments").json()["volumeAttachments"]
     assert sorted(a["device"] for a in attached) == ["/dev/vda", "/dev/vdb"]
+
+
+def test_a_viewer_browses_restore_points_in_the_browser_but_is_offered_no_plan(browser, wizard_server):
+    url, token, _, prepared, data_dir = wizard_server
+    vm = prepared.vm
+    project = restore.find_vm(data_dir, vm["id"])["project_name"]
+    nobody = "bob@example.test"  # no role granted: a viewer
+    context = browser.new_context(extra_http_headers={"X-Forwarded-User": nobody})
+    page = context.new_page()
+    try:
+        page.goto(dashboard_url(url, token, "restore_wizard.ipynb"), timeout=RENDER_TIMEOUT_MS)
+        page.wait_for_selector(".restore-project select", timeout=RENDER_TIMEOUT_MS)
+        label = page.locator(".restore-project option", has_text=f"{project} (")
+        page.select_option(".restore-project select", label=label.first.inner_text().strip())
+        page.click(".restore-next-project")
+        vm_option = page.locator(".restore-vm option", has_text=f"{vm['name']}\xa0·")
+        vm_option.wait_for(timeout=30_000)
+        page.select_option(".restore-vm select", label=vm_option.inner_text().strip())
+        page.click(".restore-next-vm")
+        page.wait_for_selector(".restore-viewer-note", timeout=30_000)
+        assert f"{nobody} is viewer" in page.locator(".restore-viewer-note").inner_text()
+        points = restore.points(data_dir, vm["id"])
+        assert page.locator(".restore-point option").count() == len(points)
+        assert not page.locator(".restore-next-point").is_visible()
+        assert (
+            page.locator(".restore-execute").count() == 0 or not page.locator(".restore-execute").is_visible()
+        )
+    finally:
+        context.close()
