@@ -16,7 +16,7 @@ from pf9lib.actions.plan import Plan
 from pf9lib.actions.restore import cloud
 from pf9lib.actions.restore.machine import build_steps
 from pf9lib.actions.restore.network import network_plan
-from pf9lib.actions.restore.points import IMAGE_SNAPSHOT, VOLUME_SNAPSHOT, find_vm, point
+from pf9lib.actions.restore.points import IMAGE_SNAPSHOT, VOLUME_SNAPSHOT, find_vm, point, root_device
 from pf9lib.errors import Pf9Error
 from pf9lib.identity import Identity
 from pf9lib.store.reader import Store
@@ -189,7 +189,8 @@ def _live_facts(w, live: dict[str, Any], chosen: dict[str, Any]) -> dict[str, An
                 "device": att["device"],
             }
         )
-    root = next((v for v in attached if v["device"] == "/dev/vda"), None) if boot == "volume" else None
+    device = root_device(live)
+    root = next((v for v in attached if v["device"] == device), None) if boot == "volume" else None
     facts = {
         "boot": boot,
         "flavor": {k: flavor[k] for k in ("id", "name", "vcpus", "ram", "disk")},

@@ -1,7 +1,8 @@
 """Restore points of a VM, from the store (docs/domain.md §8), and the listings a restore wizard starts from.
 
 A restore point is what the VM's root disk can come back from:
-- a boot-from-volume VM: an available Cinder snapshot of its root volume (the volume at /dev/vda);
+- a boot-from-volume VM: an available Cinder snapshot of its root volume (the volume at Nova's
+  root_device_name: /dev/vda under virtio, /dev/sda on a SCSI bus, /dev/xvda under Xen);
 - a boot-from-image VM: an active Glance image with `image_type=snapshot` and the VM's uuid in
   `instance_uuid` (a Nova image snapshot). A volume-backed server's zero-size createImage image is not a
   point: its snapshots are, one by one.
@@ -27,7 +28,19 @@ from pf9lib.store.reader import Store
 MATCH_WINDOW_HOURS = 3.0
 VOLUME_SNAPSHOT, IMAGE_SNAPSHOT = "volume_snapshot", "image_snapshot"
 _VM_COLUMNS = """id, name, region, project_id, project_name, domain_name, status, boot_from_volume, image_id,
-    flavor_name, vcpus, ram_mb, disk_gb, networks, ip_addresses, volume_ids"""
+    flavor_name, vcpus, ram_mb, disk_gb, networks, ip_addresses, volume_ids,
+    json_extract_string(raw, '$."OS-EXT-SRV-ATTR:root_device_name"') AS root_device_name"""
+DEFAULT_ROOT_DEVICE = "/dev/vda"
+
+
+def root_device(server: dict[str, Any]) -> str:
+    """The device a server boots from: Nova's root_device_name (a store row's column or a live server's
+    extended attribute, which admins see), else /dev/vda (virtio, the common case)."""
+    return (
+        server.get("root_device_name")
+        or server.get("OS-EXT-SRV-ATTR:root_device_name")
+        or DEFAULT_ROOT_DEVICE
+    )
 
 
 def find_vm(store: Store | Any, vm: str) -> dict[str, Any]:
@@ -51,7 +64,8 @@ def vm_volumes(store: Store, vm: dict[str, Any]) -> tuple[dict[str, Any] | None,
            WHERE list_contains(attached_server_ids, ?) ORDER BY attached_device, id""",
         [vm["id"]],
     )
-    root = next((r for r in rows if r["device"] == "/dev/vda"), None) if vm["boot_from_volume"] else None
+    device = root_device(vm)
+    root = next((r for r in rows if r["device"] == device), None) if vm["boot_from_volume"] else None
     return root, [r for r in rows if r is not root]
 
 
