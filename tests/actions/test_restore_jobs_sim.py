@@ -6,6 +6,7 @@ a step waits; the command line."""
 from __future__ import annotations
 
 import getpass
+import re
 import subprocess
 import sys
 import textwrap
@@ -152,10 +153,14 @@ def test_cancel_stops_between_steps_and_rolls_back_then_retry_completes(cloud):
         time.sleep(0.1)
     sim.clear_faults()
     job = restore.job(settings.data_dir, plan.plan_id)
-    assert job["state"] == "CANCELED" and job["detail"].startswith(f"canceled before step {ports[0] + 2} ")
-    assert [s["state"] for s in job["steps"][ports[0] + 1 :]] == ["pending"] * (
-        len(plan.steps) - ports[0] - 1
-    )
+    # The cancel lands while a (slowed) port is being made: on a busy machine that may be the second port, so
+    # the job says where it stopped: everything up to there ran (what it made rolled back), nothing after.
+    stopped = re.match(r"canceled before step (\d+) ", job["detail"])
+    assert job["state"] == "CANCELED" and stopped, job["detail"]
+    last = int(stopped.group(1)) - 2  # the index of the last step that ran
+    assert last in ports, (last, ports)
+    states = [s["state"] for s in job["steps"]]
+    assert set(states[: last + 1]) <= {"succeeded", "rolled_back"} and set(states[last + 1 :]) == {"pending"}
     assert_no_orphans(sim, plan.plan_id)
     assert restore.retry(settings, plan.plan_id, OPERATOR, context=quick(settings)).status == "succeeded"
     assert_restored_once(sim, plan)
