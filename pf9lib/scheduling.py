@@ -28,6 +28,7 @@ COMMANDS = {
     "collect": ["collect", "--no-progress"],
     "metrics": ["metrics", "collect"],
     "snapshots": ["snapshots", "run", "--quiet"],
+    "compact": ["store", "compact"],
 }
 RUNS_KIND = "schedule_runs"  # declared in store/schema.py
 EXPORT_RENDERER = "plotly_mimetype+notebook"  # inlines plotly.js: the HTML works offline
@@ -37,7 +38,7 @@ LOOKBACK = timedelta(days=7)  # how far back run-due looks for a missed fire tim
 
 @dataclass(frozen=True)
 class Job:
-    """A notebook run by papermill, or a built-in `command` (collect, metrics) of the pf9wb pipeline."""
+    """A notebook run by papermill, or a built-in `command` of the pf9wb pipeline (collect, metrics, …)."""
 
     name: str
     notebook: Path | None

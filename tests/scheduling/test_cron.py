@@ -52,14 +52,16 @@ def test_the_shipped_jobs_file():
     assert list(jobs) == [
         "collect",
         "metrics",
+        "compact",
         "auto_snapshots",
         "inventory_report",
         "drift_report",
         "snapshot_sla_report",
     ]
-    assert [jobs[n].command for n in ("collect", "metrics", "auto_snapshots")] == [
+    assert [jobs[n].command for n in ("collect", "metrics", "compact", "auto_snapshots")] == [
         "collect",
         "metrics",
+        "compact",
         "snapshots",
     ]
     assert jobs["auto_snapshots"].parameters == {"apply": False}  # a dry run unless the file says apply

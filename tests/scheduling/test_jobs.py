@@ -118,3 +118,18 @@ def test_never_run_job_is_due(tmp_path):
     job = scheduling.Job("x", tmp_path / "x.ipynb", "0 * * * *")
     now = datetime(2026, 11, 26, 10, 5, tzinfo=UTC)
     assert [j.name for j in scheduling.due_jobs([job], tmp_path / "empty", now)] == ["x"]
+
+
+def test_the_compact_job_merges_small_files_and_keeps_the_content(history, tmp_path):
+    import shutil
+
+    data = shutil.copytree(history.data_dir, tmp_path / "data", symlinks=True)
+    before = open_store(data).sql("SELECT count(*) AS n, count(DISTINCT id) AS ids FROM servers_history")
+    files_before = len(list((data / "store" / "history").rglob("*.parquet")))
+    job = {j.name: j for j in scheduling.load_jobs()}["compact"]
+    rec = scheduling.run_job(job, data)
+    assert rec.status == "success", rec.error
+    files_after = len(list((data / "store" / "history").rglob("*.parquet")))
+    assert files_after < files_before
+    after = open_store(data).sql("SELECT count(*) AS n, count(DISTINCT id) AS ids FROM servers_history")
+    assert after.values.tolist() == before.values.tolist()
