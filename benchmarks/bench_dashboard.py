@@ -26,9 +26,10 @@ import time
 from pathlib import Path
 
 from benchmarks._common import workdir, write_results
-from pf9lib.demo import REPO, build_history, dashboard_url, start_voila, stop_process
+from pf9lib.demo import build_history, dashboard_url, start_voila, stop_process
 from pf9sim.client import SimProcess
 
+REPO = Path(__file__).resolve().parents[1]
 BASELINE = "985441b"  # the last commit before pf9lib.ui: its overview is the "old" notebook
 SETTLE_S = 10.0  # before a warm visit: the pool's kernel has run the notebook and waits for a page
 RENDERED = (".pf9-card-value", ".drift-row", ".js-plotly-plot .main-svg")
