@@ -15,8 +15,9 @@ from pathlib import Path
 import ipywidgets as w
 import pandas as pd
 
-from pf9lib.analytics import capacity, history, landing, monitoring_alerts, tenants
+from pf9lib.analytics import capacity, history, landing, tenants
 from pf9lib.store.reader import Store
+from pf9lib.ui import monitoring as ui_monitoring
 from pf9lib.ui.branding import Palette
 from pf9lib.ui.scope import LivePage, Scope, keep, places
 
@@ -76,21 +77,10 @@ def _capacity(store: Store, scope: Scope, cards: pd.DataFrame) -> Headline:
 
 
 def _monitoring(store: Store, scope: Scope, cards: pd.DataFrame) -> Headline:
-    hosts = landing.top_hosts(store, limit=1_000_000, **scope)
-    if hosts.empty:
+    if ui_monitoring.scoped_hosts(store, scope).empty:
         return Headline(None, NO_DATA, "alerts firing", "no host metrics in this scope")
-    n = len(firing_alerts(store, scope))
+    n = len(ui_monitoring.scoped_alerts(store, scope, open_only=True))
     return Headline(n, f"{n:,}", "monitoring alerts firing")
-
-
-def firing_alerts(store: Store, scope: Scope) -> pd.DataFrame:
-    """The firing monitoring alerts of hosts in the scope (alerts carry a host name, placed by hypervisor)."""
-    firing = monitoring_alerts.alerts(store, open_only=True)
-    if scope.get("cloud") is None and scope.get("region") is None:
-        return firing
-    hosts = landing.top_hosts(store, limit=1_000_000, **scope)
-    names = set(hosts["host"]) | set(hosts["hypervisor_hostname"].dropna())
-    return firing[firing["host"].isin(names)].reset_index(drop=True)
 
 
 def _history(store: Store, scope: Scope, cards: pd.DataFrame) -> Headline:
