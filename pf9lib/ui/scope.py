@@ -145,11 +145,12 @@ class LivePage:
         scope = self.scope()
         as_of = self.store.now if not places(self.store).empty else None
         self.header.value = page.header(self.branding, self.title, as_of, self.branding_problem).value
-        self.scope_label.value = f'<span class="pf9-muted">Showing {html.escape(scope_text(scope))}</span>'
         try:
             self.body.children = self.build(self.store, scope, self.branding.palette)
         except Pf9Error as exc:
             self.body.children = [w.HTML(f'<div class="pf9-error">{html.escape(str(exc))}</div>')]
+        # Last: the label says the body shows this scope once it does.
+        self.scope_label.value = f'<span class="pf9-muted">Showing {html.escape(scope_text(scope))}</span>'
 
     def refresh(self, *_: Any) -> None:
         """Open the store again (runs collected since appear) and rebuild the page."""
