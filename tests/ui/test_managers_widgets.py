@@ -5,7 +5,6 @@ reads runs collected after the page was made, and a page without data says so.""
 from __future__ import annotations
 
 import html
-import os
 import re
 import shutil
 from datetime import UTC, datetime, time, timedelta
@@ -14,20 +13,16 @@ from pathlib import Path
 import ipywidgets as w
 import pandas as pd
 import pytest
-import yaml
 
-from pf9lib import pipeline
 from pf9lib.analytics import capacity, forecast, landing, monitoring, monitoring_alerts, tenants
 from pf9lib.analytics import history as changes
-from pf9lib.config import load_settings
 from pf9lib.store.reader import open_store
 from pf9lib.ui import capacity as ui_capacity
 from pf9lib.ui import history as ui_history
 from pf9lib.ui import home
 from pf9lib.ui import monitoring as ui_monitoring
 from pf9lib.ui import tenant_health as ui_tenant_health
-from pf9sim.client import clouds_yaml
-from tests.helpers.sim import start_sim
+from tests.helpers.two_clouds import two_cloud_store
 
 pytestmark = pytest.mark.integration
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
@@ -208,33 +203,7 @@ def test_history_compares_two_dates_through_as_of(history):
 
 @pytest.fixture(scope="module")
 def two_clouds(tmp_path_factory):
-    """One store holding two clouds (the simulated cloud named twice): east collected, then a server set to
-    ERROR, then west collected; west alone sees the ERROR server."""
-    root = tmp_path_factory.mktemp("managers-two-clouds")
-    sim = start_sim(root)
-    try:
-        doc = {"clouds": {}}
-        for name in ("east", "west"):
-            doc["clouds"].update(yaml.safe_load(clouds_yaml(sim.base_url, sim.regions, name))["clouds"])
-        config = root / "two-clouds.yaml"  # beside the sim helper's own clouds.yaml
-        config.write_text(yaml.safe_dump(doc))
-        env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(config)}
-        data_dir = root / "data"
-        clock = datetime.fromisoformat(sim.summary()["clock"].replace("Z", "+00:00"))
-
-        def collect(cloud: str, when: datetime) -> None:
-            settings = load_settings(cloud=cloud, data_dir=str(data_dir), env=env)
-            assert pipeline.collect(settings, data_dir, started_at=when).status == "success"
-
-        collect("east", clock)
-        sim.advance(24)
-        servers = sim.connect().compute.get("/servers/detail?all_tenants=1").json()["servers"]
-        active = next(s for s in servers if s["status"] == "ACTIVE")
-        sim.mutate("servers", active["id"], {"status": "ERROR"})
-        collect("west", clock + timedelta(days=1))
-        yield data_dir
-    finally:
-        sim.process.stop()
+    yield from two_cloud_store(tmp_path_factory)
 
 
 def _pick(page, cloud: str | None = None, region: str | None = None) -> None:
