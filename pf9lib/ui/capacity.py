@@ -17,7 +17,7 @@ from pf9lib.analytics import capacity, forecast, tenants
 from pf9lib.store.reader import Store
 from pf9lib.ui import figures, page, tables
 from pf9lib.ui.branding import Palette
-from pf9lib.ui.scope import LivePage, Scope, value_cards
+from pf9lib.ui.scope import LivePage, Scope, replace_children, value_cards
 
 HISTORY_DAYS, HORIZON_DAYS = 90, 90
 RESOURCES = (("vcpus", "vCPU"), ("ram_mb", "RAM"), ("disk_gb", "disk"))
@@ -251,10 +251,12 @@ class ForecastPanel:
 
     def show(self) -> None:
         if self.choice.value is None:
-            self.chart.children = [figures.no_data("a capacity forecast", "no capacity series in this scope")]
+            replace_children(
+                self.chart, [figures.no_data("a capacity forecast", "no capacity series in this scope")]
+            )
             return
         row = self.fc.iloc[self.choice.value]
-        self.chart.children = [forecast_chart(self.store, row, self.days, self.horizon, self.palette)]
+        replace_children(self.chart, [forecast_chart(self.store, row, self.days, self.horizon, self.palette)])
 
 
 def build(

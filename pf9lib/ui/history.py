@@ -19,7 +19,7 @@ from pf9lib.errors import Pf9Error
 from pf9lib.store.reader import Store
 from pf9lib.ui import figures, page, tables
 from pf9lib.ui.branding import Palette
-from pf9lib.ui.scope import LivePage, Scope, keep, value_cards
+from pf9lib.ui.scope import LivePage, Scope, keep, replace_children, value_cards
 
 RECENT_DAYS = 7
 COMPARED_TYPES = ("servers", "volumes", "snapshots", "networks", "ports", "floating_ips", "security_groups")
@@ -81,7 +81,9 @@ class ResourcePanel:
 
     def show(self) -> None:
         if not self.choice.value:
-            self.detail.children = [figures.no_data("a resource's history", "nothing changed in this scope")]
+            replace_children(
+                self.detail, [figures.no_data("a resource's history", "nothing changed in this scope")]
+            )
             return
         kind, obj_id = self.choice.value.split("\t")
         states = history.resource_history(self.store, kind, obj_id)
@@ -93,11 +95,16 @@ class ResourcePanel:
             diff, why = pd.DataFrame(columns=["field", "before", "after"]), str(exc)
         else:
             why = "The newest state is the only one stored."
-        self.detail.children = [
-            tables.table(states, STATE_COLUMNS, "pf9-states", "No stored state."),
-            w.HTML('<div class="pf9-note">The newest state against the one before it, field by field:</div>'),
-            tables.table(diff, DIFF_COLUMNS, "pf9-diff", why if diff.empty else ""),
-        ]
+        replace_children(
+            self.detail,
+            [
+                tables.table(states, STATE_COLUMNS, "pf9-states", "No stored state."),
+                w.HTML(
+                    '<div class="pf9-note">The newest state against the one before it, field by field:</div>'
+                ),
+                tables.table(diff, DIFF_COLUMNS, "pf9-diff", why if diff.empty else ""),
+            ],
+        )
 
 
 def counts_as_of(store: Store, at: datetime, scope: Scope) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from pf9lib.analytics import landing, monitoring, monitoring_alerts
 from pf9lib.store.reader import Store
 from pf9lib.ui import figures, page, tables
 from pf9lib.ui.branding import Palette
-from pf9lib.ui.scope import LivePage, Scope, value_cards
+from pf9lib.ui.scope import LivePage, Scope, replace_children, value_cards
 
 SERIES_DAYS = 7
 ALL_ROWS = 1_000_000
@@ -117,13 +117,17 @@ class SeriesPanel:
     def show(self) -> None:
         what = "host" if self.kind == "hosts" else "VM"
         if self.choice.value is None:
-            self.chart.children = [figures.no_data(f"{what} series", f"no {what} measured in this scope")]
+            replace_children(
+                self.chart, [figures.no_data(f"{what} series", f"no {what} measured in this scope")]
+            )
             return
         since = self.store.now - timedelta(days=self.days)
         df = monitoring.series(self.store, self.kind, self.choice.value, since=since, resolution="hourly")
         label = self.choice.label
         columns = HOST_SERIES if self.kind == "hosts" else VM_SERIES
-        self.chart.children = [series_chart(df, columns, f"{label}: hourly averages, last {self.days} days")]
+        replace_children(
+            self.chart, [series_chart(df, columns, f"{label}: hourly averages, last {self.days} days")]
+        )
 
 
 def build(store: Store, scope: Scope, palette: Palette, days: int = SERIES_DAYS) -> list[w.Widget]:

@@ -17,7 +17,7 @@ from pf9lib.analytics import landing, tenants
 from pf9lib.store.reader import Store
 from pf9lib.ui import figures, page, tables
 from pf9lib.ui.branding import Palette
-from pf9lib.ui.scope import LivePage, Scope, value_cards
+from pf9lib.ui.scope import LivePage, Scope, replace_children, value_cards
 
 TREND_DAYS = 30
 HEATMAP_LABELS = {
@@ -133,21 +133,24 @@ class TenantDetail:
     def show(self) -> None:
         chosen = self.tenant()
         if chosen is None:
-            self.detail.children = [figures.no_data("a tenant's detail", "no tenant in this scope")]
+            replace_children(self.detail, [figures.no_data("a tenant's detail", "no tenant in this scope")])
             return
         row = self.health[
             (self.health["cloud"] == chosen["cloud"])
             & (self.health["region"] == chosen["region"])
             & (self.health["project_id"] == chosen["project"])
         ]
-        self.detail.children = [
-            page.section("Health breakdown (points lost per component)"),
-            breakdown_table(row),
-            page.section("Quota against usage"),
-            *quota_parts(self.store, chosen, self.palette),
-            page.section(f"Trends (last {self.days} days)"),
-            trends(self.store, chosen, self.days, self.palette),
-        ]
+        replace_children(
+            self.detail,
+            [
+                page.section("Health breakdown (points lost per component)"),
+                breakdown_table(row),
+                page.section("Quota against usage"),
+                *quota_parts(self.store, chosen, self.palette),
+                page.section(f"Trends (last {self.days} days)"),
+                trends(self.store, chosen, self.days, self.palette),
+            ],
+        )
 
 
 def breakdown_table(row: pd.DataFrame) -> w.HTML:

@@ -49,6 +49,21 @@ def card(widget: w.Widget, key: str) -> str:
     return html.unescape(got.group(1))
 
 
+def part(widget: w.Widget, cls: str) -> str:
+    """The HTML of the part with the class `cls`: its own widget's, or (where the page joined neighbouring
+    HTML parts into one widget, see pf9lib.ui.scope.merge_html) its div's, up to the next section heading."""
+    own = [x for x in find(widget, cls) if isinstance(x, w.HTML)]
+    if own:
+        return own[0].value
+    for html_widget in _html_widgets(widget):
+        start = html_widget.value.find(f'<div class="{cls}">')
+        if start >= 0:
+            rest = html_widget.value[start:]
+            end = rest.find('<div class="pf9-section">')
+            return rest if end < 0 else rest[:end]
+    raise AssertionError(f"no part {cls}")
+
+
 def _html_widgets(widget: w.Widget) -> list[w.Widget]:
     out, todo = [], [widget]
     while todo:
@@ -80,7 +95,7 @@ def test_home_tiles_are_the_library_numbers(history):
         "history": f"{len(changes.recent_changes(store, 24)):,}",
     }
     assert {key: card(page.widget, key) for key in expected} == expected
-    text = find(page.widget, "pf9-home-tiles")[0].value
+    text = part(page.widget, "pf9-home-tiles")
     # Every dashboard is listed; one not in dashboards/ (another branch builds it) is listed without a link.
     for dashboard in home.DASHBOARDS:
         linked = f'href="./{dashboard.notebook}"' in text
@@ -116,13 +131,13 @@ def test_tenant_health_drill_down_explains_every_point(history):
         choice.value = value
         cloud, region, project_id = value.split("\t")
         row = health[(health["project_id"] == project_id) & (health["region"] == region)]
-        breakdown = find(page.widget, "pf9-breakdown")[0].value
+        breakdown = part(page.widget, "pf9-breakdown")
         lost = [float(x) for x in re.findall(r'pf9-col-points_lost pf9-num">([\d.]+)<', breakdown)]
         # The parts shown add up to what the health lost (rounded to 1 decimal each).
         assert sum(lost) == pytest.approx(100.0 - float(row["health"].iloc[0]), abs=0.05 * len(lost))
         quota = tenants.quota_usage(store, cloud=cloud, region=region, project=project_id)
         limited = int((quota["limit"].fillna(-1) > 0).sum())
-        shown = find(page.widget, "pf9-quota")[0].value.count("<tr>") - 1
+        shown = part(page.widget, "pf9-quota").count("<tr>") - 1
         assert shown == (limited if limited else -1)  # no table: the sentence instead
     # The heatmap holds one row per tenant and the risk of landing.risk_heatmap.
     heat = plotly(find(page.widget, "pf9-heatmap")[0])["data"][0]
@@ -140,7 +155,7 @@ def test_capacity_cards_and_forecast_band_are_the_library_s(history):
     assert card(page.widget, "vcpus_ratio") == f"{ratio:.2f}"
     assert card(page.widget, "hypervisors") == f"{len(hv):,}"
     assert card(page.widget, "waste") == f"{len(capacity.waste_candidates(store)):,}"
-    waste = find(page.widget, "pf9-waste")[0].value
+    waste = part(page.widget, "pf9-waste")
     for reason in capacity.waste_candidates(store)["reason"]:
         assert html.escape(reason) in waste
     fc = capacity.capacity_forecast(store, ui_capacity.HISTORY_DAYS, ui_capacity.HORIZON_DAYS)
@@ -182,7 +197,7 @@ def test_history_compares_two_dates_through_as_of(history):
     assert card(page.widget, "changes_24h") == f"{len(changes.recent_changes(store, 24)):,}"
     find(page.widget, "pf9-compare-button")[0].click()
     before = find(page.widget, "pf9-date-before")[0].value
-    shown = find(page.widget, "pf9-compare")[0].value
+    shown = part(page.widget, "pf9-compare")
     at = min(datetime.combine(before, time.max, UTC), store.now)
     servers = store.as_of(at).sql("SELECT count(*) AS n FROM servers")["n"][0]
     now_servers = store.sql("SELECT count(*) AS n FROM servers")["n"][0]
@@ -193,7 +208,7 @@ def test_history_compares_two_dates_through_as_of(history):
     kind, obj_id = choice.value.split("\t")
     diff = changes.compare_states(store, kind, obj_id)
     changed = diff[diff["changed"] & ~diff["volatile"]]
-    shown = find(page.widget, "pf9-diff")[0].value
+    shown = part(page.widget, "pf9-diff")
     for field in changed["field"]:
         assert f'pf9-col-field">{html.escape(field)}<' in shown
 
