@@ -271,3 +271,26 @@ def test_region_choices_follow_the_cloud_and_a_region_filters(two_clouds):
     page.filters.region.value = regions[1]
     page.filters.cloud.value = "east"  # the region stays chosen while the new cloud has it
     assert page.scope() == {"cloud": "east", "region": regions[1]}
+
+
+def test_building_and_using_the_pages_never_captures_output(history, monkeypatch):
+    """As the overview (tests/ui/test_widgets.py): capturing output into an Output widget while Voilà runs a
+    dashboard can hang its render, so every page, and every drop-down and refresh on it, draws through
+    widget state."""
+    captured: list[str] = []
+    monkeypatch.setattr(w.Output, "__enter__", lambda self: captured.append("with out"))
+    monkeypatch.setattr(w.Output, "clear_output", lambda self, *a, **k: captured.append("clear_output"))
+    pages = [
+        home.home_page(history.data_dir, dashboards_dir=DASHBOARDS),
+        ui_tenant_health.tenant_health_page(history.data_dir),
+        ui_capacity.capacity_page(history.data_dir),
+        ui_monitoring.monitoring_page(history.data_dir),
+        ui_history.history_page(history.data_dir),
+    ]
+    for page in pages:
+        for cls in ("pf9-tenant-choice", "pf9-forecast-choice", "pf9-vms-choice", "pf9-resource-choice"):
+            for choice in find(page.widget, cls):
+                if len(choice.options) > 1:
+                    choice.value = choice.options[-1][1]
+        page.refresh_button.click()
+    assert captured == []
