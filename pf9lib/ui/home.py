@@ -2,7 +2,7 @@
 
 Every number comes from the analytic behind that dashboard (`headlines` computes them without widgets, so
 tests compare the tiles with it). A tile without data says so instead of showing 0; a dashboard not in this
-installation's dashboards/ is listed without a link.
+installation's dashboards/ yet is still linked, and says so.
 """
 
 from __future__ import annotations
@@ -133,7 +133,9 @@ def headlines(store: Store, scope: Scope) -> dict[str, Headline]:
 def tile_html(dashboard: Dashboard, headline: Headline, available: bool) -> str:
     key = Path(dashboard.notebook).stem
     title = html.escape(dashboard.title)
-    name = f'<a href="./{html.escape(dashboard.notebook)}">{title}</a>' if available else title
+    # Linked even when its notebook is not installed yet (other branches add snapshots, restore, admin): the
+    # tile says so rather than hide a page the product has.
+    name = f'<a href="./{html.escape(dashboard.notebook)}">{title}</a>'
     missing = "" if available else '<div class="pf9-muted">not in this installation yet</div>'
     why = f'<div class="pf9-muted">{html.escape(headline.why)}</div>' if headline.value is None else ""
     cls = "pf9-no-value" if headline.value is None else ""
