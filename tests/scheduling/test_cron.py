@@ -57,6 +57,8 @@ def test_the_shipped_jobs_file():
         "inventory_report",
         "drift_report",
         "snapshot_sla_report",
+        "tenant_health_report",
+        "capacity_report",
     ]
     assert [jobs[n].command for n in ("collect", "metrics", "compact", "auto_snapshots")] == [
         "collect",
