@@ -19,6 +19,9 @@ BENCHMARKS = (
     "bench_actions",
     "bench_snapshots",
     "bench_restore",
+    "bench_wizard",
+    "bench_pages",
+    "bench_dashboard",
 )
 
 

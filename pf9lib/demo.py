@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -217,17 +217,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+PREHEATED_PAGES = ("home.ipynb", "overview.ipynb")  # where people land: a preheated kernel each
+
+
 def voila_command(
     port: int,
     token: str,
     dashboards: Path | None = None,
     cull_idle: int = 300,
     cull_interval: int = 60,
-    preheat: bool = True,
+    preheat: bool | Iterable[str] = PREHEATED_PAGES,
     user_header: str = "X-Forwarded-User",
     theme: str = "light",
 ) -> list[str]:
-    """The Voilà command line: 127.0.0.1 only, token on, idle kernels culled, one preheated kernel.
+    """The Voilà command line: 127.0.0.1 only, token on, idle kernels culled, one preheated kernel for each
+    page in `preheat` (True: every page; False: none).
+
+    Voilà keeps a pool per notebook, and a pooled kernel runs its notebook at start and again after every
+    visit; preheating all nine pages costs nine kernels' CPU and memory for pages few people open. The landing
+    pages are preheated; the others start a kernel when asked (a few seconds more, then as fast).
 
     `http_header_envs` hands the authenticating proxy's user header to the kernel (HTTP_X_FORWARDED_USER);
     the dashboard falls back to PF9WB_USER when no proxy sets it. Voilà preheats with `theme`; a page asked
@@ -252,6 +260,12 @@ def voila_command(
     ]
     if preheat:
         cmd += ["--preheat_kernel=True", "--pool_size=1"]
+        if preheat is not True:
+            folder = Path(dashboards or workspace().dashboards_dir)
+            cold = sorted(p.name for p in folder.glob("*.ipynb") if p.name not in set(preheat))
+            # Voilà denies a notebook whose path contains an entry (or matches it as a regular expression).
+            denied = cold
+            cmd.append(f"--VoilaKernelManager.preheat_denylist={json.dumps(denied)}")
     return cmd
 
 

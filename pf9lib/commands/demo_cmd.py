@@ -84,7 +84,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             {"url": url, "token": token},
         )
         print(
-            f"\nDashboards (Voilà, 127.0.0.1 only, token required):\n  {demo.dashboard_url(url, token)}\n"
+            "\nDashboards (Voilà, 127.0.0.1 only, token required):\n"
+            f"  {demo.dashboard_url(url, token, 'home.ipynb')}\n"
             f"  all dashboards: {url}/?token={token}\n"
             f"Simulated cloud: {sim.base_url}  (clouds.yaml: {data_dir / 'clouds.yaml'}, cloud pf9sim)\n"
             f"Analyst notebooks: PF9WB_DATA_DIR={data_dir} .venv/bin/jupyter lab notebooks/\n"

@@ -44,7 +44,7 @@ def test_demo_serves_stops_and_reuses(tmp_path):
             line = demo.stdout.readline()
             assert line or demo.poll() is None, "".join(lines)
             lines.append(line)
-            if "/voila/render/overview.ipynb?token=" in line:
+            if "/voila/render/home.ipynb?token=" in line:
                 url = line.strip()
                 break
         else:
