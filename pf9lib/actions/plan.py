@@ -128,6 +128,24 @@ def load_plan(store: Store | Path | str, plan_id: str) -> Plan:
     )
 
 
+def _step_row(
+    plan_id: str, attempt_id: str, step: int, name: str, state: str, detail: str, created, at: datetime
+) -> dict[str, Any]:
+    return {
+        "event_id": uuid.uuid4().hex,
+        "plan_id": plan_id,
+        "attempt_id": attempt_id,
+        "step": step,
+        "name": name,
+        "state": state,
+        "at": at,
+        "detail": detail[:4000],
+        "created_json": json.dumps(created or []),
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+    }
+
+
 def record_step(
     data_dir: Path | str,
     plan_id: str,
@@ -139,51 +157,15 @@ def record_step(
     created: list[dict[str, Any]] | None = None,
     at: datetime | None = None,
 ) -> None:
-    append_events(
-        data_dir,
-        "action_steps",
-        [
-            {
-                "event_id": uuid.uuid4().hex,
-                "plan_id": plan_id,
-                "attempt_id": attempt_id,
-                "step": step,
-                "name": name,
-                "state": state,
-                "at": at or datetime.now(UTC),
-                "detail": detail[:4000],
-                "created_json": json.dumps(created or []),
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-            }
-        ],
-    )
+    row = _step_row(plan_id, attempt_id, step, name, state, detail, created, at or datetime.now(UTC))
+    append_events(data_dir, "action_steps", [row])
 
 
 def record_steps(data_dir: Path | str, plan_id: str, attempt_id: str, rows: list[tuple]) -> None:
     """Many step events in one file: (step, name, state, detail, created) each — for runs of many steps."""
     now = datetime.now(UTC)
-    pid, host = os.getpid(), socket.gethostname()
-    append_events(
-        data_dir,
-        "action_steps",
-        [
-            {
-                "event_id": uuid.uuid4().hex,
-                "plan_id": plan_id,
-                "attempt_id": attempt_id,
-                "step": step,
-                "name": name,
-                "state": state,
-                "at": now,
-                "detail": detail[:4000],
-                "created_json": json.dumps(created or []),
-                "pid": pid,
-                "host": host,
-            }
-            for step, name, state, detail, created in rows
-        ],
-    )
+    events = [_step_row(plan_id, attempt_id, *row, at=now) for row in rows]
+    append_events(data_dir, "action_steps", events)
 
 
 def steps_of(store: Store | Path | str, plan_id: str) -> pd.DataFrame:

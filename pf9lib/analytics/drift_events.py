@@ -93,7 +93,7 @@ def evaluate_run(store_or_data_dir: Store | Path | str, run_id: str) -> pd.DataF
             raise Pf9Error(f"run {run_id!r} is {state}: pick a finished run from `pf9wb runs`")
         rules = [r for r in effective_rules(store) if r.enabled]
         ignore = load_ignore(store.data_dir)
-        now = datetime.now(UTC)
+        now = datetime.now(UTC)  # evaluated_at: when we looked; observed_at is the run's start
         found: list[dict[str, Any]] = []
         by_type: dict[str, list[Rule]] = defaultdict(list)
         for rule in rules:
@@ -286,7 +286,7 @@ def acknowledge(
     who = str(identity.acting(store.data_dir, actor))
     ids = with_children(store, resolve_event_ids(store, list(event_ids)))
     identity.require(store.data_dir, who, "operator", f"drift.{action}", f"{len(ids)} event(s)")
-    now = datetime.now(UTC)
+    now = datetime.now(UTC)  # acked_at: when the person acted, not the data's time
     rows = [
         {
             "ack_id": uuid.uuid4().hex,

@@ -428,7 +428,7 @@ def change_rules(
         )
     who = str(identity.acting(store.data_dir, actor))
     identity.require(store.data_dir, who, "admin", f"drift.rules.{action}", ", ".join(rule_ids))
-    now = datetime.now(UTC)
+    now = datetime.now(UTC)  # changed_at: when the person changed the rule
     rows = [
         {
             "change_id": uuid.uuid4().hex,

@@ -339,7 +339,7 @@ def compliance_report(
     plus `generated_at` (the moment this was computed), `window_start` and `window_end`."""
     store = _store(store)
     log = change_log(store)
-    generated = datetime.now(UTC)
+    generated = datetime.now(UTC)  # when the report was made; the window itself ends at store.now
     start, end = _window(store, days, now)
     per_type = store.sql(
         f"""SELECT type, count(*) FILTER (WHERE kind = 'created')::BIGINT AS created,
